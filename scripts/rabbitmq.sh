@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# An isolated single RabbitMQ node for tests: loopback only, its own data dir, node name, HOME and
+# ports, the rabbitmq_amqp1_0 plugin enabled and guest as the AMQP 1.0 default user.
+#
+#   scripts/rabbitmq.sh start  [PORT]          start (fresh state) and wait for a real AMQP 1.0 open
+#   scripts/rabbitmq.sh stop   [PORT]          SIGTERM the node, wait; stop epmd after the last node
+#   scripts/rabbitmq.sh status [PORT]          exit 0 when the node runs
+#   scripts/rabbitmq.sh ctl    PORT ARGS...    rabbitmqctl against that node, e.g.
+#       scripts/rabbitmq.sh ctl 5679 set_policy DLX '^dlx-' '{"dead-letter-routing-key":"dead"}' --apply-to queues
+#   scripts/rabbitmq.sh env    [PORT]          print the node's environment (for other Erlang tools)
+#
+# PORT defaults to $RABBITMQ_PORT or 5679 (not 5672, so a stray system broker does not clash).
+# Everything lives in .brokers/rabbit-PORT (logs in .brokers/rabbit-PORT/log). Erlang distribution
+# listens on 127.0.0.1:PORT+20000. The node gets its own epmd on 127.0.0.1:PORT+10000 (so test runs
+# of different checkouts never share one); nodes meant to form a cluster share one by setting the
+# same RABBITMQ_EPMD_PORT (e.g. 4369). epmd is stopped by PID after the last node using it stops.
+# With BROKER_OWNER_PID set, start records it in .brokers/rabbit-PORT/owner.pid (see globalSetup).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+RABBIT_BIN=/usr/lib/rabbitmq/bin
+BROKERS="$ROOT/.brokers"
+READY_BUDGET_MS="${RABBITMQ_READY_TIMEOUT_MS:-60000}"
+
+log() { printf '[rabbitmq] %s\n' "$*" >&2; }
+die() { printf '[rabbitmq] error: %s\n' "$*" >&2; exit 1; }
+now_ms() { date +%s%3N; }
+# True while PID is a live process (a zombie waiting for init to reap it counts as gone).
+running() {
+  local stat
+  stat="$(ps -o stat= -p "$1" 2>/dev/null || true)"
+  [[ -n "$stat" && "$stat" != Z* ]]
+}
+
+cmd="${1:-}"
+[[ -n "$cmd" ]] || die "usage: $0 start|stop|status|ctl|env [PORT] [ARGS...]"
+shift
+PORT="${1:-${RABBITMQ_PORT:-5679}}"
+[[ $# -gt 0 ]] && shift
+[[ "$PORT" =~ ^[0-9]+$ ]] || die "PORT must be a number, got '$PORT'"
+DIR="$BROKERS/rabbit-$PORT"
+NODE="rabbit-$PORT@localhost"
+EPMD_PORT="${RABBITMQ_EPMD_PORT:-$((PORT + 10000))}"
+[[ "$EPMD_PORT" =~ ^[0-9]+$ ]] || die "RABBITMQ_EPMD_PORT must be a number, got '$EPMD_PORT'"
+
+node_env() {
+  export HOME="$DIR/home"
+  export RABBITMQ_CONF_ENV_FILE="$DIR/rabbitmq-env.conf"
+  export RABBITMQ_NODENAME="$NODE"
+  export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+  export RABBITMQ_NODE_PORT="$PORT"
+  export RABBITMQ_DIST_PORT=$((PORT + 20000))
+  export RABBITMQ_CONFIG_FILE="$DIR/rabbitmq.conf"
+  export RABBITMQ_ENABLED_PLUGINS_FILE="$DIR/enabled_plugins"
+  export RABBITMQ_MNESIA_BASE="$DIR/mnesia"
+  export RABBITMQ_LOG_BASE="$DIR/log"
+  export RABBITMQ_PID_FILE="$DIR/beam.pid"
+  export ERL_EPMD_ADDRESS=127.0.0.1 ERL_EPMD_PORT="$EPMD_PORT"
+  export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+  # Keeps the CLI tools on loopback too (without it a CLI run may start an epmd on 0.0.0.0).
+  export RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+  export LANG="${LANG:-C.UTF-8}" LC_ALL="${LC_ALL:-C.UTF-8}"
+}
+
+# PID of the running beam of this node, or nothing.
+beam_pid() {
+  local pid
+  [[ -f "$DIR/beam.pid" ]] || return 0
+  pid="$(tr -dc '0-9' < "$DIR/beam.pid")"
+  [[ -n "$pid" ]] && running "$pid" && [[ "$(ps -o comm= -p "$pid" 2>/dev/null)" == beam* ]] && echo "$pid"
+  return 0
+}
+
+epmd_listener_pid() {
+  ss -ltnpH "sport = :$EPMD_PORT" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2 || true
+}
+
+port_busy() { ss -ltnH "sport = :$1" 2>/dev/null | grep -q .; }
+
+start() {
+  [[ -x "$RABBIT_BIN/rabbitmq-server" ]] ||
+    die "RabbitMQ is not installed ($RABBIT_BIN/rabbitmq-server missing): run scripts/install-brokers.sh"
+  local pid
+  pid="$(beam_pid)"
+  if [[ -n "$pid" ]]; then
+    log "node $NODE already running (pid $pid)"
+    node "$ROOT/scripts/amqp-wait.mjs" --port "$PORT" --timeout "$READY_BUDGET_MS" --pid "$pid"
+    return 0
+  fi
+  port_busy "$PORT" && die "port $PORT is already in use (ss -ltnp 'sport = :$PORT')"
+  port_busy $((PORT + 20000)) && die "Erlang distribution port $((PORT + 20000)) is already in use"
+  if port_busy "$EPMD_PORT" && [[ "$(ps -o comm= -p "$(epmd_listener_pid)" 2>/dev/null)" != epmd ]]; then
+    die "epmd port $EPMD_PORT is in use by something else than epmd"
+  fi
+
+  local t0 had_epmd
+  t0="$(now_ms)"
+  had_epmd="$(epmd_listener_pid)"
+
+  rm -rf "$DIR"
+  mkdir -p "$DIR"/{mnesia,log,home}
+  cat > "$DIR/rabbitmq.conf" <<EOF
+listeners.tcp.1 = 127.0.0.1:$PORT
+loopback_users.guest = true
+amqp1_0.default_user = guest
+amqp1_0.default_vhost = /
+log.console = false
+log.file.level = info
+EOF
+  echo '[rabbitmq_amqp1_0].' > "$DIR/enabled_plugins"
+  : > "$DIR/rabbitmq-env.conf"
+  echo "$EPMD_PORT" > "$DIR/epmd.port"
+  if [[ -n "${BROKER_OWNER_PID:-}" ]]; then echo "$BROKER_OWNER_PID" > "$DIR/owner.pid"; fi
+
+  (
+    node_env
+    cd "$DIR"
+    exec setsid nohup "$RABBIT_BIN/rabbitmq-server" > "$DIR/log/stdout.log" 2>&1 < /dev/null
+  ) &
+  local launcher=$!
+  disown "$launcher" 2>/dev/null || true
+  echo "$launcher" > "$DIR/launcher.pid"
+
+  local out
+  if ! out="$(node "$ROOT/scripts/amqp-wait.mjs" --port "$PORT" --timeout "$READY_BUDGET_MS" --pid "$launcher")"; then
+    log "node $NODE did not become ready; last lines of $DIR/log/stdout.log:"
+    tail -n 30 "$DIR/log/stdout.log" >&2 || true
+    stop_node
+    exit 1
+  fi
+  # The pid file is written early in the boot; it is there by the time AMQP answers.
+  pid="$(beam_pid)"
+  [[ -n "$pid" ]] || pid="$launcher"
+  if [[ -z "$had_epmd" ]]; then
+    local epmd
+    epmd="$(epmd_listener_pid)"
+    [[ -n "$epmd" ]] && echo "$epmd" > "$DIR/epmd.pid"
+  fi
+  log "node $NODE ready on amqp://127.0.0.1:$PORT in $(($(now_ms) - t0)) ms (pid $pid) $out"
+  echo "$out"
+}
+
+stop_node() {
+  local pid t0 launcher=""
+  t0="$(now_ms)"
+  pid="$(beam_pid)"
+  [[ -f "$DIR/launcher.pid" ]] && launcher="$(tr -dc '0-9' < "$DIR/launcher.pid")"
+  if [[ -z "$pid" && -n "$launcher" ]] && running "$launcher"; then
+    pid="$launcher" # boot failed before the pid file was written
+  fi
+  if [[ -n "$pid" ]]; then
+    kill -TERM "$pid" 2>/dev/null || true
+    local i
+    for ((i = 0; i < 300; i++)); do
+      running "$pid" || break
+      sleep 0.1
+    done
+    if running "$pid"; then
+      log "node $NODE (pid $pid) ignored SIGTERM for 30 s: SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    log "node $NODE stopped in $(($(now_ms) - t0)) ms"
+  else
+    log "node $NODE is not running"
+  fi
+  rm -f "$DIR/beam.pid" "$DIR/launcher.pid" "$DIR/owner.pid"
+  stop_epmd_if_last
+}
+
+# epmd is daemonised and outlives the nodes. The node that found no epmd on its port records the one
+# it started (epmd.pid); when it stops, the record passes to another live node on the same epmd port
+# (a cluster), or, if none is left, epmd is stopped by that PID. An epmd started by anything else is
+# never touched.
+stop_epmd_if_last() {
+  [[ -f "$DIR/epmd.pid" ]] || return 0
+  local p d other
+  p="$(tr -dc '0-9' < "$DIR/epmd.pid")"
+  for d in "$BROKERS"/rabbit-*; do
+    [[ "$d" != "$DIR" && -f "$d/beam.pid" && -f "$d/epmd.port" ]] || continue
+    [[ "$(cat "$d/epmd.port")" == "$EPMD_PORT" ]] || continue
+    other="$(tr -dc '0-9' < "$d/beam.pid")"
+    if [[ -n "$other" ]] && running "$other"; then
+      mv -f "$DIR/epmd.pid" "$d/epmd.pid"
+      return 0
+    fi
+  done
+  rm -f "$DIR/epmd.pid"
+  if [[ -n "$p" ]] && running "$p" && [[ "$(ps -o comm= -p "$p" 2>/dev/null)" == epmd ]]; then
+    kill -TERM "$p" 2>/dev/null || true
+    local i
+    for ((i = 0; i < 50; i++)); do
+      running "$p" || break
+      sleep 0.1
+    done
+    log "epmd (pid $p, port $EPMD_PORT) stopped"
+  fi
+}
+
+case "$cmd" in
+  start) start ;;
+  stop) stop_node ;;
+  status)
+    pid="$(beam_pid)"
+    if [[ -n "$pid" ]]; then
+      echo "running: $NODE pid $pid amqp://127.0.0.1:$PORT"
+    else
+      echo "stopped: $NODE"
+      exit 1
+    fi
+    ;;
+  ctl)
+    [[ -d "$DIR/home" ]] || die "no node data in $DIR: start it first"
+    node_env
+    exec "$RABBIT_BIN/rabbitmqctl" -n "$NODE" "$@"
+    ;;
+  env)
+    node_env
+    env | grep -E '^(HOME|RABBITMQ_|ERL_)' | sort
+    ;;
+  *) die "unknown command '$cmd' (start|stop|status|ctl|env)" ;;
+esac

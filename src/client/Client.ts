@@ -1,0 +1,290 @@
+import type { Readable } from 'node:stream';
+import { type Observable, Observable as RxObservable, type OperatorFunction, takeWhile } from 'rxjs';
+import { resolveReceiveOptions, resolveSendOptions, type ReceiveOptions, type SendOptions } from '../config/options.js';
+import { address, integer, invalid, onlyKnownKeys, optionsObject } from '../config/validate.js';
+import type { Delivery } from '../delivery/Delivery.js';
+import type { OutgoingMessage } from '../delivery/message.js';
+import type { Outcome } from '../delivery/Outcome.js';
+import { receiveLink } from '../links/receiveLink.js';
+import { type OutcomeSink, SendEngine } from '../links/sendLink.js';
+import type { ClientState, ConnectionManager, PeerInfo } from './ConnectionManager.js';
+
+/** Options of {@link Client.receiveOne}. */
+export interface ReceiveOneOptions extends Omit<ReceiveOptions, 'credit' | 'creditBatch'> {
+  /** How long to wait for a message, in milliseconds; then the result is `undefined`. @default 5000 */
+  timeout?: number;
+}
+
+/** Options of {@link Client.close}. */
+export interface CloseOptions {
+  /** How long to wait for in-flight sends to settle and for the peer to answer the close, in milliseconds. @default the client's `closeTimeout` */
+  timeout?: number;
+}
+
+/** What `sendFrom` can pull from: an async iterable, an iterable, or a Node Readable in object mode. */
+export type PullSource<T> = AsyncIterable<T | OutgoingMessage<T>> | Iterable<T | OutgoingMessage<T>> | Readable;
+
+/**
+ * An AMQP 1.0 client: one connection, shared by every link it opens, opened on first use.
+ * Made by `createClient`.
+ */
+export class Client {
+  readonly #manager: ConnectionManager;
+  readonly #closeTimeout: number;
+  readonly #defaultAddress: string | undefined;
+
+  /** @internal Use `createClient`. */
+  constructor(manager: ConnectionManager, closeTimeout: number, defaultAddress: string | undefined) {
+    this.#manager = manager;
+    this.#closeTimeout = closeTimeout;
+    this.#defaultAddress = defaultAddress;
+  }
+
+  /**
+   * The connection's life: `idle`, `connecting`, `open`, `reconnecting`, `closed`, with the attempt
+   * number and the last error. Replays the current state to each subscriber; completes on close.
+   */
+  get state$(): Observable<ClientState> {
+    return this.#manager.state$;
+  }
+
+  /** What the peer said about itself when the connection opened (product, version, capabilities); undefined before. */
+  get peer(): PeerInfo | undefined {
+    return this.#manager.peer;
+  }
+
+  /** The address from the URL's path, used when `receive`, `send` or `sendFrom` is given none. */
+  get defaultAddress(): string | undefined {
+    return this.#defaultAddress;
+  }
+
+  /**
+   * Receives from `source` as a cold Observable of deliveries: each subscription attaches one
+   * receiver link; unsubscribing detaches it.
+   *
+   * ```text
+   * link      --a--b--c----d--|
+   * settle       ^ a.accept()     credit returns here, not on emission (R2)
+   * ```
+   *
+   * At most `credit` deliveries are held by the application or on their way (R1); credit returns
+   * as deliveries are settled, in batches (R2). One delivery held for as long as you like does not
+   * stop the others (R5). When the subscription ends — unsubscribe, error, or `client.close()` —
+   * every delivery still unsettled is released to the broker, and settling it later throws
+   * `DeliveryAlreadySettledError` (R3).
+   *
+   * @param source - The address to receive from, e.g. a queue name. @default the URL's path
+   * @param options - See {@link ReceiveOptions}.
+   * @returns A cold Observable of {@link Delivery}; errors with an `AmqpError` subclass.
+   * @throws {@link ConfigError} at call time for an unknown or invalid option.
+   * @example
+   * client.receive<Order>('orders', { credit: 50 }).subscribe((d) => { handle(d.body); d.accept(); });
+   */
+  receive<T = unknown>(source?: string, options?: ReceiveOptions): Observable<Delivery<T>> {
+    const from = address(source ?? this.#defaultAddress, 'source');
+    const resolved = resolveReceiveOptions(options);
+    return receiveLink<T>(this.#manager, from, resolved);
+  }
+
+  /**
+   * Gets one message, like AMQP 0-9-1's `basic.get`: attaches a link with credit 1, waits up to
+   * `timeout` ms, and resolves with the delivery or `undefined` when none came.
+   *
+   * The link stays attached until the delivery is settled (so it stays locked, not redelivered),
+   * then detaches. No drain is used, so it works on brokers that refuse a drain with credit left.
+   *
+   * @throws {@link ConfigError} at call time for an invalid option.
+   */
+  receiveOne<T = unknown>(source?: string, options: ReceiveOneOptions = {}): Promise<Delivery<T> | undefined> {
+    const { timeout: rawTimeout, ...rest } = optionsObject(options, '') as ReceiveOneOptions;
+    const timeout = integer(rawTimeout, 'timeout', 0, 2_147_483_647, 5000);
+    const link = this.receive<T>(source, { ...rest, credit: 1, creditBatch: 1 });
+    return new Promise<Delivery<T> | undefined>((resolve, reject) => {
+      let done = false;
+      const timer = setTimeout(() => finish(undefined), timeout);
+      const subscription = link.subscribe({
+        next: (delivery) => finish(detachOnSettle(delivery, () => subscription.unsubscribe())),
+        error: (error: unknown) => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          reject(error);
+        },
+        complete: () => finish(undefined),
+      });
+      function finish(delivery: Delivery<T> | undefined): void {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        if (delivery === undefined) subscription?.unsubscribe();
+        resolve(delivery);
+      }
+    });
+  }
+
+  /**
+   * Sends each input message to `target` and emits its outcome: an operator for any Observable.
+   *
+   * ```text
+   * input     -a-b-c----|
+   * output    ---A--B-C-|     A, B, C: the outcome of a, b, c (accepted, rejected, released, modified)
+   * ```
+   *
+   * Messages go on the wire only while the link has credit, and at most `maxInFlight` are unsettled
+   * at the peer (S2). A source that outruns credit fills a buffer of `bufferSize`; when it is full
+   * the `overflow` policy applies. Every input gets exactly one outcome, or — if the stream fails —
+   * is listed in the `SendFailedError`'s `unsettled` (S1). For large or synchronous sources (an
+   * array of a million), use {@link sendFrom}, which pulls only as credit allows.
+   *
+   * A bare value is sent as the body; use `message(body, fields)` for properties and annotations.
+   *
+   * @param target - The address to send to. @default the URL's path
+   * @throws {@link ConfigError} at call time for an unknown or invalid option.
+   * @example
+   * from(orders).pipe(client.send('orders')).subscribe((o) => console.log(o.state));
+   */
+  send<T = unknown>(target?: string, options?: SendOptions<T>): OperatorFunction<T | OutgoingMessage<T>, Outcome<T>> {
+    const to = address(target ?? this.#defaultAddress, 'target');
+    const resolved = resolveSendOptions<T>(options);
+    const manager = this.#manager;
+    return (input) =>
+      new RxObservable<Outcome<T>>((subscriber) => {
+        const engine = new SendEngine<T>(manager, to, resolved, sinkOf(subscriber));
+        engine.start();
+        // takeWhile stops a synchronous source (from(array)) as soon as the engine has ended.
+        const upstream = input.pipe(takeWhile(() => !engine.ended)).subscribe({
+          next: (value) => engine.push(value),
+          error: (error: unknown) => engine.abort(error),
+          complete: () => engine.end(),
+        });
+        return () => {
+          upstream.unsubscribe(); // 1. take no more input
+          engine.dispose(); //       2. detach; outcomes still due are not reported
+        };
+      });
+  }
+
+  /**
+   * Sends what a pull source yields, reading it only as link credit allows (S4): end-to-end
+   * backpressure from the broker to the producer, with no buffer growth.
+   *
+   * @param source - An async iterable (an async generator), an iterable, or an object-mode Readable.
+   * @param target - The address to send to. @default the URL's path
+   * @returns A cold Observable of one {@link Outcome} per message; completes after the last outcome.
+   * @throws {@link ConfigError} at call time for an invalid source or option.
+   */
+  sendFrom<T = unknown>(source: PullSource<T>, target?: string, options?: SendOptions<T>): Observable<Outcome<T>> {
+    const iterable = source as Partial<AsyncIterable<unknown>> & Partial<Iterable<unknown>>;
+    if (
+      source === null ||
+      typeof source !== 'object' ||
+      (typeof iterable[Symbol.asyncIterator] !== 'function' && typeof iterable[Symbol.iterator] !== 'function')
+    ) {
+      invalid('source', 'an AsyncIterable, an Iterable or a Readable', source);
+    }
+    const to = address(target ?? this.#defaultAddress, 'target');
+    const resolved = resolveSendOptions<T>(options);
+    const manager = this.#manager;
+    return new RxObservable<Outcome<T>>((subscriber) => {
+      const engine = new SendEngine<T>(manager, to, resolved, sinkOf(subscriber));
+      const iterator: AsyncIterator<T | OutgoingMessage<T>> | Iterator<T | OutgoingMessage<T>> =
+        typeof iterable[Symbol.asyncIterator] === 'function'
+          ? (source as AsyncIterable<T | OutgoingMessage<T>>)[Symbol.asyncIterator]()
+          : (source as Iterable<T | OutgoingMessage<T>>)[Symbol.iterator]();
+      let stopped = false;
+      let pulling = false;
+      // Pulls one message each time the link can take one, and waits otherwise (S4).
+      const pull = async (): Promise<void> => {
+        if (pulling || stopped) return;
+        pulling = true;
+        try {
+          while (!stopped) {
+            if (!engine.hasRoom()) {
+              engine.whenRoom(() => void pull());
+              return;
+            }
+            const next = await iterator.next();
+            if (stopped) return;
+            if (next.done === true) {
+              engine.end();
+              return;
+            }
+            engine.push(next.value);
+          }
+        } catch (error) {
+          if (!stopped) engine.abort(error);
+        } finally {
+          pulling = false;
+        }
+      };
+      engine.whenRoom(() => void pull());
+      engine.start();
+      return () => {
+        stopped = true;
+        engine.dispose();
+        void Promise.resolve(iterator.return?.()).catch(() => undefined);
+      };
+    });
+  }
+
+  /**
+   * Closes the client: waits for in-flight sends to settle (up to `timeout` ms), completes every
+   * receive stream (releasing what it holds), detaches every link and closes the connection.
+   * Send streams still waiting for outcomes at the deadline fail with `SendFailedError` listing
+   * them. Idempotent.
+   */
+  async close(options: CloseOptions = {}): Promise<void> {
+    const o = optionsObject(options, '');
+    onlyKnownKeys(o, ['timeout'], '');
+    const timeout = integer(o.timeout, 'timeout', 0, 2_147_483_647, this.#closeTimeout);
+    await this.#manager.close(timeout);
+  }
+}
+
+function sinkOf<T>(subscriber: { next(o: Outcome<T>): void; error(e: unknown): void; complete(): void }): OutcomeSink<T> {
+  return {
+    next: (outcome) => subscriber.next(outcome),
+    error: (error) => subscriber.error(error),
+    complete: () => subscriber.complete(),
+  };
+}
+
+/** Wraps a delivery so that settling it also ends the link it came on (for receiveOne). */
+function detachOnSettle<T>(delivery: Delivery<T>, detach: () => void): Delivery<T> {
+  return {
+    get body() {
+      return delivery.body;
+    },
+    get message() {
+      return delivery.message;
+    },
+    get deliveryCount() {
+      return delivery.deliveryCount;
+    },
+    get address() {
+      return delivery.address;
+    },
+    get settled() {
+      return delivery.settled;
+    },
+    get settledAs() {
+      return delivery.settledAs;
+    },
+    accept() {
+      delivery.accept();
+      detach();
+    },
+    reject(error) {
+      delivery.reject(error);
+      detach();
+    },
+    release() {
+      delivery.release();
+      detach();
+    },
+    modify(options) {
+      delivery.modify(options);
+      detach();
+    },
+  };
+}

@@ -1,0 +1,276 @@
+import rhea from 'rhea';
+import type { Connection, ConnectionOptions, Container, EventContext } from 'rhea';
+import { BehaviorSubject, type Observable } from 'rxjs';
+import { AmqpError } from '../errors/AmqpError.js';
+import { OperationTimeoutError } from '../errors/errors.js';
+import { translate } from '../errors/translate.js';
+import { log } from '../log.js';
+import { on } from '../links/rheaEvents.js';
+
+/** Where the client is in its connection's life. */
+export type ClientStatus = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+/** One step of the connection's life, as `client.state$` shows it. Never holds a secret (C3). */
+export interface ClientState {
+  readonly status: ClientStatus;
+  /** Connection attempts made so far (1 for the first). */
+  readonly attempt: number;
+  /** The URL of the peer, with any password hidden. */
+  readonly url: string;
+  /** The error that ended the previous connection or attempt, if any. */
+  readonly error?: AmqpError | undefined;
+}
+
+/** What the peer said about itself in its open frame. */
+export interface PeerInfo {
+  /** `product` from the open frame's properties, e.g. `RabbitMQ`. */
+  readonly product: string | undefined;
+  /** `version` from the open frame's properties, e.g. `3.10.8`. */
+  readonly version: string | undefined;
+  readonly containerId: string | undefined;
+  readonly offeredCapabilities: readonly string[];
+  /** Every property of the open frame, as sent. */
+  readonly properties: Readonly<Record<string, unknown>>;
+  readonly maxFrameSize: number | undefined;
+}
+
+/** How to reach the peer, already validated. */
+export interface ConnectTarget {
+  readonly scheme: 'amqp' | 'amqps';
+  readonly host: string;
+  readonly port: number;
+  readonly username?: string | undefined;
+  readonly password?: string | undefined;
+  /** The open frame's hostname (a virtual host), when it differs from `host`. */
+  readonly hostname?: string | undefined;
+  /** TLS options handed to `tls.connect` for amqps. */
+  readonly tls?: Record<string, unknown> | undefined;
+  /** The redacted URL, for messages and state. */
+  readonly display: string;
+}
+
+export interface ConnectionManagerOptions {
+  readonly target: ConnectTarget;
+  readonly containerId: string | undefined;
+  readonly connectTimeout: number;
+  readonly idleTimeout: number | undefined;
+  readonly properties: Record<string, unknown> | undefined;
+}
+
+let nextConnectionId = 1;
+
+/**
+ * Owns the client's one rhea connection: opens it lazily on first use, tells links when it is
+ * lost, and closes it. The only place that creates a rhea container for a client.
+ */
+export class ConnectionManager {
+  readonly container: Container;
+  readonly #state: BehaviorSubject<ClientState>;
+  readonly #options: ConnectionManagerOptions;
+  readonly #lostListeners = new Set<(error: AmqpError) => void>();
+  readonly #closeListeners = new Set<(deadline: number) => Promise<void> | void>();
+  #connection: Connection | undefined;
+  #opening: Promise<Connection> | undefined;
+  #attempt = 0;
+  #closed = false;
+  #peer: PeerInfo | undefined;
+  #removers: Array<() => void> = [];
+  readonly id = `c${nextConnectionId++}`;
+
+  constructor(options: ConnectionManagerOptions) {
+    this.#options = options;
+    this.container = rhea.create_container(options.containerId === undefined ? {} : { id: options.containerId });
+    // rhea re-emits unhandled link and connection errors here, and Node throws on an unheard
+    // 'error'. Every error we care about is handled where it happens; a late one only gets logged.
+    this.container.on('error', (error: unknown) => {
+      log.connection('[%s] late error from rhea: %s', this.id, error instanceof Error ? error.message : String(error));
+    });
+    this.#state = new BehaviorSubject<ClientState>({ status: 'idle', attempt: 0, url: options.target.display });
+  }
+
+  get state$(): Observable<ClientState> {
+    return this.#state.asObservable();
+  }
+
+  get state(): ClientState {
+    return this.#state.value;
+  }
+
+  get peer(): PeerInfo | undefined {
+    return this.#peer;
+  }
+
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** The open connection, or an error saying why there is none. Opens it on first use. */
+  acquire(): Promise<Connection> {
+    if (this.#closed) return Promise.reject(new AmqpError(`The client for ${this.#options.target.display} is closed`));
+    if (this.#connection !== undefined) return Promise.resolve(this.#connection);
+    this.#opening ??= this.#open().finally(() => {
+      this.#opening = undefined;
+    });
+    return this.#opening;
+  }
+
+  /** Calls `listener` when the open connection is lost; returns the remover. */
+  onLost(listener: (error: AmqpError) => void): () => void {
+    this.#lostListeners.add(listener);
+    return () => this.#lostListeners.delete(listener);
+  }
+
+  /**
+   * Calls `listener` when the client starts closing, before the connection goes; the close waits
+   * for the promise it returns (links settle what is in flight) until `deadline` (epoch ms).
+   */
+  onClose(listener: (deadline: number) => Promise<void> | void): () => void {
+    this.#closeListeners.add(listener);
+    return () => this.#closeListeners.delete(listener);
+  }
+
+  #emit(status: ClientStatus, error?: AmqpError): void {
+    this.#state.next({ status, attempt: this.#attempt, url: this.#options.target.display, ...(error ? { error } : {}) });
+  }
+
+  #open(): Promise<Connection> {
+    const { target, connectTimeout, idleTimeout, properties } = this.#options;
+    this.#attempt++;
+    this.#emit(this.#attempt === 1 ? 'connecting' : 'reconnecting', this.#state.value.error);
+    const id = `${this.id}.${this.#attempt}`;
+    log.connection('[%s] connecting to %s', id, target.display);
+    const options: Record<string, unknown> = {
+      id,
+      host: target.host,
+      port: target.port,
+      reconnect: false,
+      // AMQP frames are small and often wait on an answer (a flow, a disposition): Nagle's
+      // algorithm with delayed ACKs would hold them for ~40 ms.
+      noDelay: true,
+      ...(target.hostname === undefined ? {} : { hostname: target.hostname }),
+      ...(target.username === undefined ? {} : { username: target.username }),
+      ...(target.password === undefined ? {} : { password: target.password }),
+      ...(idleTimeout === undefined ? {} : { idle_time_out: idleTimeout }),
+      ...(properties === undefined ? {} : { properties }),
+      ...(target.scheme === 'amqps' ? { transport: 'tls', ...target.tls } : {}),
+    };
+    return new Promise<Connection>((resolve, reject) => {
+      const connection = this.container.connect(options as unknown as ConnectionOptions);
+      let opened = false;
+      let lastError: unknown;
+      const removers: Array<() => void> = [];
+      const cleanup = () => {
+        for (const remove of removers) remove();
+        removers.length = 0;
+        clearTimeout(timer);
+      };
+      const fail = (error: AmqpError) => {
+        cleanup();
+        log.connection('[%s] %s', id, error.message);
+        this.#emit(this.#closed ? 'closed' : 'idle', error);
+        reject(error);
+      };
+      const timer = setTimeout(() => {
+        destroy(connection);
+        fail(new OperationTimeoutError(`Connecting to ${target.display} took longer than ${connectTimeout} ms`));
+      }, connectTimeout);
+      removers.push(
+        on(connection, 'connection_open', (context: EventContext) => {
+          opened = true;
+          clearTimeout(timer);
+          this.#connection = connection;
+          this.#peer = readPeer(context.connection);
+          log.connection('[%s] open (peer %s %s)', id, this.#peer.product ?? '?', this.#peer.version ?? '?');
+          this.#emit('open');
+          resolve(connection);
+        }),
+        on(connection, 'connection_error', (context: EventContext) => {
+          lastError = context.error ?? context.connection.error ?? lastError;
+        }),
+        on(connection, 'connection_close', (context: EventContext) => {
+          lastError = context.error ?? context.connection.error ?? lastError;
+          if (opened) this.#lose(connection, lastError, id);
+        }),
+        on(connection, 'disconnected', (context: EventContext) => {
+          const error = lastError ?? context.error ?? context.connection.error;
+          if (opened) {
+            this.#lose(connection, error, id);
+          } else {
+            fail(translate(error ?? { message: 'the peer closed the connection before it opened' }, 'connection', target.display));
+          }
+        }),
+      );
+      this.#removers = removers;
+    });
+  }
+
+  #lose(connection: Connection, cause: unknown, id: string): void {
+    if (this.#connection !== connection) return;
+    this.#connection = undefined;
+    for (const remove of this.#removers) remove();
+    this.#removers = [];
+    destroy(connection);
+    const error = translate(cause ?? { message: 'the connection was closed by the peer' }, 'connection', this.#options.target.display);
+    log.connection('[%s] lost: %s', id, error.message);
+    this.#emit(this.#closed ? 'closed' : 'idle', error);
+    for (const listener of [...this.#lostListeners]) listener(error);
+  }
+
+  /**
+   * Closes the connection: sends close and waits up to `timeout` ms for the peer's answer, then
+   * destroys the socket. Idempotent.
+   */
+  async close(timeout: number): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const opening = this.#opening;
+    if (opening !== undefined) await opening.catch(() => undefined);
+    const deadline = Date.now() + timeout;
+    const closing = [...this.#closeListeners].map((listener) => Promise.resolve().then(() => listener(deadline)));
+    this.#closeListeners.clear();
+    await Promise.allSettled(closing);
+    const connection = this.#connection;
+    this.#connection = undefined;
+    for (const remove of this.#removers) remove();
+    this.#removers = [];
+    if (connection !== undefined && !connection.is_closed()) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          removeClose();
+          removeGone();
+          resolve();
+        };
+        const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
+        const removeClose = on(connection, 'connection_close', done);
+        const removeGone = on(connection, 'disconnected', done);
+        connection.close();
+      });
+      destroy(connection);
+    }
+    this.#lostListeners.clear();
+    this.#emit('closed');
+    this.#state.complete();
+  }
+}
+
+function destroy(connection: Connection): void {
+  const socket = (connection as unknown as { socket?: { destroy(): void } }).socket;
+  socket?.destroy();
+}
+
+function readPeer(connection: Connection): PeerInfo {
+  const open = (connection as unknown as { remote?: { open?: Record<string, unknown> } }).remote?.open ?? {};
+  const properties = (open.properties as Record<string, unknown> | undefined) ?? {};
+  const caps = open.offered_capabilities;
+  const offeredCapabilities = Array.isArray(caps) ? caps.map(String) : caps === undefined || caps === null ? [] : [String(caps)];
+  const text = (v: unknown) => (typeof v === 'string' ? v : v === undefined || v === null ? undefined : String(v));
+  return {
+    product: text(properties.product),
+    version: text(properties.version),
+    containerId: text(open.container_id),
+    offeredCapabilities,
+    properties,
+    maxFrameSize: typeof open.max_frame_size === 'number' ? open.max_frame_size : undefined,
+  };
+}

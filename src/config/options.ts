@@ -1,0 +1,154 @@
+import { ConfigError } from '../errors/errors.js';
+import type { OutgoingMessage } from '../delivery/message.js';
+import {
+  integer,
+  invalid,
+  oneOf,
+  onlyKnownKeys,
+  optionalFunction,
+  optionalRecord,
+  optionalString,
+  optionalStrings,
+  optionsObject,
+} from './validate.js';
+
+/** Options of `client.receive()`. */
+export interface ReceiveOptions {
+  /**
+   * The most deliveries the application may hold unsettled plus those on their way (R1). Credit
+   * returns when deliveries are settled (R2).
+   * @default 100
+   */
+  credit?: number;
+  /**
+   * The smallest amount of credit worth a flow frame: settled deliveries are granted back once at
+   * least this many are due (or after a short idle time when the link has no credit left).
+   * @default half of `credit`, at least 1
+   */
+  creditBatch?: number;
+  /**
+   * `'peek-lock'`: deliveries stay locked at the broker until settled (at-least-once).
+   * `'at-most-once'`: the broker sends them pre-settled; nothing to settle, credit returns on emission.
+   * @default 'peek-lock'
+   */
+  settleMode?: 'peek-lock' | 'at-most-once';
+  /** A JMS selector (SQL-92 subset) for brokers that support `apache.org:selector-filter:string`. */
+  selector?: string;
+  /** Raw source filters (the source's filter-set), keyed by filter name. */
+  filter?: Record<string, unknown>;
+  /** The link name; a durable subscription needs a stable one. @default a generated unique name */
+  linkName?: string;
+  /** Ask for a durable source (terminus durability unsettled-state, never expires): durable subscriptions. @default false */
+  durable?: boolean;
+  /** Source capabilities, e.g. `['topic']` or `['queue']`. */
+  capabilities?: string[];
+  /** Link properties sent in the attach frame. */
+  properties?: Record<string, unknown>;
+}
+
+/** Options of `client.send()` and `client.sendFrom()`. */
+export interface SendOptions<T = unknown> {
+  /**
+   * The most messages sent and not yet settled by the peer (S2). At most 2048 (rhea's session window).
+   * @default 1000
+   */
+  maxInFlight?: number;
+  /**
+   * How many messages from a push source may wait for credit before the overflow policy applies (S2).
+   * @default 10000
+   */
+  bufferSize?: number;
+  /**
+   * What happens when the buffer is full: `'error'` ends the stream with a `SendFailedError`
+   * whose cause is a `BufferOverflowError` listing the unsent messages; `'drop-newest'` and
+   * `'drop-oldest'` drop one message and call `onDrop` with it.
+   * @default 'error'
+   */
+  overflow?: 'error' | 'drop-newest' | 'drop-oldest';
+  /** Called with each message dropped by a `drop-*` overflow policy. */
+  onDrop?: (message: T | OutgoingMessage<T>) => void;
+  /** The link name. @default a generated unique name */
+  linkName?: string;
+  /** Target capabilities, e.g. `['queue']`. */
+  capabilities?: string[];
+  /** Link properties sent in the attach frame. */
+  properties?: Record<string, unknown>;
+}
+
+/** Receive options after validation. */
+export interface ResolvedReceiveOptions {
+  readonly credit: number;
+  readonly creditBatch: number;
+  readonly settleMode: 'peek-lock' | 'at-most-once';
+  readonly selector: string | undefined;
+  readonly filter: Record<string, unknown> | undefined;
+  readonly linkName: string | undefined;
+  readonly durable: boolean;
+  readonly capabilities: readonly string[] | undefined;
+  readonly properties: Record<string, unknown> | undefined;
+}
+
+/** Send options after validation. */
+export interface ResolvedSendOptions<T> {
+  readonly maxInFlight: number;
+  readonly bufferSize: number;
+  readonly overflow: 'error' | 'drop-newest' | 'drop-oldest';
+  readonly onDrop: ((message: T | OutgoingMessage<T>) => void) | undefined;
+  readonly linkName: string | undefined;
+  readonly capabilities: readonly string[] | undefined;
+  readonly properties: Record<string, unknown> | undefined;
+}
+
+const receiveKeys = ['credit', 'creditBatch', 'settleMode', 'selector', 'filter', 'linkName', 'durable', 'capabilities', 'properties'];
+const sendKeys = ['maxInFlight', 'bufferSize', 'overflow', 'onDrop', 'linkName', 'capabilities', 'properties'];
+
+/** Largest credit accepted: far beyond any sensible window, small enough to keep arithmetic exact. */
+const MAX_CREDIT = 1_000_000;
+/** rhea's session window for unsettled outgoing transfers. */
+const MAX_IN_FLIGHT = 2048;
+
+/**
+ * Validates `client.receive()` options at call time.
+ * @throws {@link ConfigError} naming the option, what was expected and what was given.
+ */
+export function resolveReceiveOptions(options: unknown): ResolvedReceiveOptions {
+  const o = optionsObject(options, '');
+  onlyKnownKeys(o, receiveKeys, '');
+  const credit = integer(o.credit, 'credit', 1, MAX_CREDIT, 100);
+  const creditBatch = integer(o.creditBatch, 'creditBatch', 1, credit, Math.max(1, Math.floor(credit / 2)));
+  if (o.durable !== undefined && typeof o.durable !== 'boolean') invalid('durable', 'true or false', o.durable);
+  return {
+    credit,
+    creditBatch,
+    settleMode: oneOf(o.settleMode, 'settleMode', ['peek-lock', 'at-most-once'], 'peek-lock'),
+    selector: optionalString(o.selector, 'selector'),
+    filter: optionalRecord(o.filter, 'filter'),
+    linkName: optionalString(o.linkName, 'linkName'),
+    durable: o.durable === true,
+    capabilities: optionalStrings(o.capabilities, 'capabilities'),
+    properties: optionalRecord(o.properties, 'properties'),
+  };
+}
+
+/**
+ * Validates `client.send()` / `client.sendFrom()` options at call time.
+ * @throws {@link ConfigError} naming the option, what was expected and what was given.
+ */
+export function resolveSendOptions<T>(options: unknown): ResolvedSendOptions<T> {
+  const o = optionsObject(options, '');
+  onlyKnownKeys(o, sendKeys, '');
+  const overflow = oneOf(o.overflow, 'overflow', ['error', 'drop-newest', 'drop-oldest'], 'error');
+  const onDrop = optionalFunction<(message: T | OutgoingMessage<T>) => void>(o.onDrop, 'onDrop');
+  if (onDrop !== undefined && overflow === 'error') {
+    throw new ConfigError('onDrop', "Invalid option 'onDrop': it is called only with overflow 'drop-newest' or 'drop-oldest', but overflow is 'error'");
+  }
+  return {
+    maxInFlight: integer(o.maxInFlight, 'maxInFlight', 1, MAX_IN_FLIGHT, 1000),
+    bufferSize: integer(o.bufferSize, 'bufferSize', 1, 10_000_000, 10_000),
+    overflow,
+    onDrop,
+    linkName: optionalString(o.linkName, 'linkName'),
+    capabilities: optionalStrings(o.capabilities, 'capabilities'),
+    properties: optionalRecord(o.properties, 'properties'),
+  };
+}

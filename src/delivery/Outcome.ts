@@ -1,0 +1,24 @@
+import type { OutgoingMessage } from './message.js';
+
+/** The terminal delivery states of AMQP 1.0 (section 3.4). */
+export type OutcomeState = 'accepted' | 'rejected' | 'released' | 'modified';
+
+/** The outcome the peer gave one sent message. */
+export interface Outcome<T = unknown> {
+  /** What the peer did with the message. Only `accepted` means it took responsibility for it. */
+  readonly state: OutcomeState;
+  /** The input exactly as it was given to `send` (a body, or a {@link OutgoingMessage}). */
+  readonly message: T | OutgoingMessage<T>;
+  /** The peer's error, for `rejected`. */
+  readonly error?: { readonly condition: string; readonly description?: string | undefined } | undefined;
+  /** For `modified`: whether the peer counted a failed delivery, and whether it will not take the message here again. */
+  readonly modified?:
+    | {
+        readonly deliveryFailed: boolean;
+        readonly undeliverableHere: boolean;
+        readonly annotations?: Readonly<Record<string, unknown>> | undefined;
+      }
+    | undefined;
+  /** True when the message was sent again after a connection loss (S3); the peer may have it twice. */
+  readonly resent: boolean;
+}

@@ -1,0 +1,113 @@
+import { AmqpError, type AmqpErrorOptions } from './AmqpError.js';
+
+/** The connection to the peer was lost or could not be made (socket error, remote close). Retryable. */
+export class ConnectionLostError extends AmqpError {
+  override readonly name = 'ConnectionLostError';
+  constructor(message: string, options: AmqpErrorOptions = {}) {
+    super(message, { retryable: true, ...options });
+  }
+}
+
+/** The peer refused the credentials (SASL failure, `amqp:unauthorized-access` at open). Never retried (C2). */
+export class AuthenticationError extends AmqpError {
+  override readonly name = 'AuthenticationError';
+  constructor(message: string, options: AmqpErrorOptions = {}) {
+    super(message, { ...options, retryable: false });
+  }
+}
+
+/** The peer refused an operation for these credentials (`amqp:unauthorized-access` on a link). Never retried (C2). */
+export class AuthorizationError extends AmqpError {
+  override readonly name = 'AuthorizationError';
+  constructor(message: string, options: AmqpErrorOptions = {}) {
+    super(message, { ...options, retryable: false });
+  }
+}
+
+/** The address does not exist at the peer (`amqp:not-found`). */
+export class NotFoundError extends AmqpError {
+  override readonly name = 'NotFoundError';
+  constructor(message: string, options: AmqpErrorOptions = {}) {
+    super(message, { retryable: false, ...options });
+  }
+}
+
+/** The peer detached a link, or a session ended under it; `retryable` follows the condition. */
+export class LinkDetachedError extends AmqpError {
+  override readonly name = 'LinkDetachedError';
+}
+
+/**
+ * A delivery was settled twice, or after the link that received it was detached (R3) or lost
+ * with its connection (R4). The broker has already released, or will redeliver, that message.
+ */
+export class DeliveryAlreadySettledError extends AmqpError {
+  override readonly name = 'DeliveryAlreadySettledError';
+  /** Why the settlement was refused: settled before, or its link is gone. */
+  readonly reason: 'settled' | 'detached' | 'stale';
+  constructor(message: string, reason: 'settled' | 'detached' | 'stale', options: AmqpErrorOptions = {}) {
+    super(message, { ...options, retryable: false });
+    this.reason = reason;
+  }
+}
+
+/** A message is larger than the link's `max-message-size` (`amqp:link:message-size-exceeded`). */
+export class MessageTooLargeError extends AmqpError {
+  override readonly name = 'MessageTooLargeError';
+  constructor(message: string, options: AmqpErrorOptions = {}) {
+    super(message, { ...options, retryable: false });
+  }
+}
+
+/** An operation did not finish in the time allowed. Named so as not to clash with rxjs's `TimeoutError`. */
+export class OperationTimeoutError extends AmqpError {
+  override readonly name = 'OperationTimeoutError';
+  constructor(message: string, options: AmqpErrorOptions = {}) {
+    super(message, { retryable: true, ...options });
+  }
+}
+
+/** An option or URL is not valid; thrown synchronously, naming the option, what was expected and what was given. */
+export class ConfigError extends AmqpError {
+  override readonly name = 'ConfigError';
+  /** The option path that is wrong, e.g. `credit` or `url.port`. */
+  readonly option: string;
+  constructor(option: string, message: string, options: AmqpErrorOptions = {}) {
+    super(message, { ...options, retryable: false });
+    this.option = option;
+  }
+}
+
+/** A message body or property cannot be encoded as AMQP without changing its value. */
+export class MessageEncodeError extends AmqpError {
+  override readonly name = 'MessageEncodeError';
+  /** Where in the message the value sits, e.g. `body.amount` or `applicationProperties.count`. */
+  readonly path: string;
+  constructor(path: string, message: string, options: AmqpErrorOptions = {}) {
+    super(message, { ...options, retryable: false });
+    this.path = path;
+  }
+}
+
+/** A push source outran link credit and the send buffer was full (S2); `unsent` lists what never went out. */
+export class BufferOverflowError<T = unknown> extends AmqpError {
+  override readonly name = 'BufferOverflowError';
+  readonly unsent: readonly T[];
+  constructor(message: string, unsent: readonly T[], options: AmqpErrorOptions = {}) {
+    super(message, { ...options, retryable: false });
+    this.unsent = unsent;
+  }
+}
+
+/**
+ * A send stream ended in error (S1). `unsettled` lists, in input order, every message that has no
+ * outcome: sent but unconfirmed, buffered, or the one that could not be encoded. `cause` says why.
+ */
+export class SendFailedError<T = unknown> extends AmqpError {
+  override readonly name = 'SendFailedError';
+  readonly unsettled: readonly T[];
+  constructor(message: string, unsettled: readonly T[], options: AmqpErrorOptions = {}) {
+    super(message, options);
+    this.unsettled = unsettled;
+  }
+}

@@ -1,0 +1,31 @@
+export { Client, type CloseOptions, type PullSource, type ReceiveOneOptions } from './client/Client.js';
+export type { ClientState, ClientStatus, PeerInfo } from './client/ConnectionManager.js';
+export { type ClientOptions, createClient, type TlsOptions } from './client/createClient.js';
+export type { ReceiveOptions, SendOptions } from './config/options.js';
+export type { Delivery, ModifyOptions, RejectError, SettlementState } from './delivery/Delivery.js';
+export {
+  type AmqpMessage,
+  isOutgoingMessage,
+  type MessageFields,
+  type MessageHeader,
+  type MessageId,
+  type MessageProperties,
+  message,
+  type OutgoingMessage,
+} from './delivery/message.js';
+export type { Outcome, OutcomeState } from './delivery/Outcome.js';
+export { AmqpError, type AmqpErrorOptions, isAmqpError } from './errors/AmqpError.js';
+export {
+  AuthenticationError,
+  AuthorizationError,
+  BufferOverflowError,
+  ConfigError,
+  ConnectionLostError,
+  DeliveryAlreadySettledError,
+  LinkDetachedError,
+  MessageEncodeError,
+  MessageTooLargeError,
+  NotFoundError,
+  OperationTimeoutError,
+  SendFailedError,
+} from './errors/errors.js';

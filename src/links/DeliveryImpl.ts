@@ -1,0 +1,152 @@
+import type { Delivery as RheaDelivery, Message as RheaMessage } from 'rhea';
+import type { Delivery, ModifyOptions, RejectError, SettlementState } from '../delivery/Delivery.js';
+import type { AmqpMessage } from '../delivery/message.js';
+import { DeliveryAlreadySettledError } from '../errors/errors.js';
+import { fromRheaMessage } from './codec.js';
+import { wireState } from './dispositions.js';
+
+/** What a delivery needs from the link that received it. */
+export interface DeliveryOwner {
+  readonly address: string;
+  /**
+   * Puts the settlement on the wire and takes the delivery off the link's books; called once per
+   * delivery, by the application's settlement or by the link's own release at detach.
+   */
+  settle(delivery: DeliveryImpl<unknown>, id: number, state: unknown, batch: 'accepted' | 'released' | undefined): void;
+}
+
+/**
+ * A received message wrapping rhea's delivery. The link owns it: the link releases it on detach
+ * (R3) or marks it stale on connection loss (R4); the application settles it at most once.
+ */
+export class DeliveryImpl<T> implements Delivery<T> {
+  #settledAs: SettlementState | undefined;
+  /** Set when the link settled it for the application (teardown) or lost it (connection loss). */
+  #gone: 'detached' | 'stale' | undefined;
+  #message: AmqpMessage<T> | undefined;
+
+  constructor(
+    private readonly owner: DeliveryOwner,
+    private readonly raw: RheaDelivery,
+    private readonly rheaMessage: RheaMessage,
+    /** Pre-settled by the sender (at-most-once): nothing to send back. */
+    presettled: boolean,
+  ) {
+    if (presettled) this.#settledAs = 'accepted';
+  }
+
+  get body(): T {
+    return this.rheaMessage.body as T;
+  }
+
+  get message(): AmqpMessage<T> {
+    this.#message ??= fromRheaMessage<T>(this.rheaMessage);
+    return this.#message;
+  }
+
+  get deliveryCount(): number {
+    return this.rheaMessage.delivery_count ?? 0;
+  }
+
+  get address(): string {
+    return this.owner.address;
+  }
+
+  get settled(): boolean {
+    return this.#settledAs !== undefined || this.#gone !== undefined;
+  }
+
+  get settledAs(): SettlementState | undefined {
+    return this.#settledAs;
+  }
+
+  /**
+   * Accepts the delivery: the broker removes the message (AMQP 1.0 section 3.4.2).
+   * @throws {@link DeliveryAlreadySettledError} when settled before, or when its link is gone.
+   */
+  accept(): void {
+    this.check('accept');
+    this.#settledAs = 'accepted';
+    this.owner.settle(this, this.raw.id, wireState.accepted(), 'accepted');
+  }
+
+  /**
+   * Rejects the delivery as invalid (section 3.4.3); the broker drops or dead-letters it.
+   * @throws {@link DeliveryAlreadySettledError}
+   */
+  reject(error?: RejectError | Error | string): void {
+    this.check('reject');
+    this.#settledAs = 'rejected';
+    this.owner.settle(this, this.raw.id, wireState.rejected(toWireError(error)), undefined);
+  }
+
+  /**
+   * Releases the delivery untouched (section 3.4.4): redelivered, delivery-count unchanged.
+   * @throws {@link DeliveryAlreadySettledError}
+   */
+  release(): void {
+    this.check('release');
+    this.#settledAs = 'released';
+    this.owner.settle(this, this.raw.id, wireState.released(), 'released');
+  }
+
+  /**
+   * Gives the delivery back as modified (section 3.4.5).
+   * @throws {@link DeliveryAlreadySettledError}
+   */
+  modify(options: ModifyOptions = {}): void {
+    this.check('modify');
+    this.#settledAs = 'modified';
+    const fields = {
+      delivery_failed: options.deliveryFailed ?? true,
+      undeliverable_here: options.undeliverableHere ?? false,
+      ...(options.annotations === undefined ? {} : { message_annotations: options.annotations }),
+    };
+    this.owner.settle(this, this.raw.id, wireState.modified(fields), undefined);
+  }
+
+  /** The link is going away with this delivery unsettled: release it so the broker redelivers it (R3). */
+  releaseForDetach(): void {
+    if (this.settled) return;
+    this.#gone = 'detached';
+    this.owner.settle(this, this.raw.id, wireState.released(), 'released');
+  }
+
+  /** The connection that carried this delivery is gone; the broker will redeliver it (R4). */
+  markStale(): void {
+    if (this.settled) return;
+    this.#gone = 'stale';
+  }
+
+  private check(operation: string): void {
+    if (this.#settledAs !== undefined) {
+      throw new DeliveryAlreadySettledError(
+        `Cannot ${operation} a delivery from '${this.owner.address}': it was already settled as ${this.#settledAs}`,
+        'settled',
+      );
+    }
+    if (this.#gone === 'detached') {
+      throw new DeliveryAlreadySettledError(
+        `Cannot ${operation} a delivery from '${this.owner.address}': its receive subscription ended and the delivery was released to the broker`,
+        'detached',
+      );
+    }
+    if (this.#gone === 'stale') {
+      throw new DeliveryAlreadySettledError(
+        `Cannot ${operation} a delivery from '${this.owner.address}': the connection it came on was lost; the broker will redeliver it`,
+        'stale',
+      );
+    }
+  }
+}
+
+function toWireError(error: RejectError | Error | string | undefined): Record<string, unknown> | undefined {
+  if (error === undefined) return undefined;
+  if (typeof error === 'string') return { condition: 'amqp:internal-error', description: error };
+  if (error instanceof Error) return { condition: 'amqp:internal-error', description: error.message };
+  return {
+    condition: error.condition ?? 'amqp:internal-error',
+    ...(error.description === undefined ? {} : { description: error.description }),
+    ...(error.info === undefined ? {} : { info: error.info }),
+  };
+}

@@ -1,0 +1,190 @@
+import type { Connection, EventContext, Receiver, Session } from 'rhea';
+import { Observable } from 'rxjs';
+import rhea from 'rhea';
+import type { ConnectionManager } from '../client/ConnectionManager.js';
+import type { ResolvedReceiveOptions } from '../config/options.js';
+import type { Delivery } from '../delivery/Delivery.js';
+import { LinkDetachedError } from '../errors/errors.js';
+import { translate } from '../errors/translate.js';
+import { log } from '../log.js';
+import { CreditWindow } from './creditWindow.js';
+import { DeliveryImpl, type DeliveryOwner } from './DeliveryImpl.js';
+import { DispositionWriter } from './dispositions.js';
+import { on } from './rheaEvents.js';
+
+/**
+ * How long a link may sit with no credit while settled deliveries wait to be granted back in a
+ * batch. Past this the remainder is granted anyway, so an application that holds many deliveries
+ * at once (a batch operator, a long handler) never starves the link.
+ */
+const IDLE_REFILL_MS = 10;
+
+let nextLinkId = 1;
+
+/**
+ * A rhea receiver as a cold Observable of deliveries: each subscription attaches one link on its
+ * own session, and unsubscribing detaches it.
+ *
+ * The link owns every delivery it emits until the application settles it. Credit is
+ * `credit − held`, granted back in batches as deliveries are settled (R1, R2). When the
+ * subscription ends for any reason, held deliveries are released and the link detached (R3).
+ */
+export function receiveLink<T>(manager: ConnectionManager, address: string, options: ResolvedReceiveOptions): Observable<Delivery<T>> {
+  return new Observable<Delivery<T>>((subscriber) => {
+    const linkId = `${manager.id}/r${nextLinkId++}`;
+    const credit = new CreditWindow(options.credit, options.creditBatch);
+    const held = new Set<DeliveryImpl<T>>();
+    const removers: Array<() => void> = [];
+    const presettled = options.settleMode === 'at-most-once';
+    let receiver: Receiver | undefined;
+    let session: Session | undefined;
+    let closing = false; // set when *we* start the close: a close from then on is ours
+    let idleTimer: NodeJS.Timeout | undefined;
+
+    let dispositions: DispositionWriter | undefined;
+    const owner: DeliveryOwner = {
+      address,
+      settle: (delivery, id, state, batch) => {
+        dispositions?.add(id, state, batch);
+        if (closing) return; // teardown releases: no credit to give back
+        held.delete(delivery as DeliveryImpl<T>);
+        credit.settled(1);
+        refill();
+      },
+    };
+
+    function refill(): void {
+      if (closing || receiver === undefined) return;
+      const grant = credit.take();
+      if (grant > 0) {
+        clearIdleTimer();
+        log.credit('[%s] +%d (held %d)', linkId, grant, credit.held);
+        receiver.add_credit(grant);
+      } else if (credit.linkCredit === 0 && credit.deficit > 0 && idleTimer === undefined) {
+        idleTimer = setTimeout(() => {
+          idleTimer = undefined;
+          if (closing || receiver === undefined) return;
+          const rest = credit.take(true);
+          if (rest > 0) {
+            log.credit('[%s] +%d after idle (held %d)', linkId, rest, credit.held);
+            receiver.add_credit(rest);
+          }
+        }, IDLE_REFILL_MS);
+      }
+    }
+
+    function clearIdleTimer(): void {
+      if (idleTimer !== undefined) clearTimeout(idleTimer);
+      idleTimer = undefined;
+    }
+
+    function onMessage(context: EventContext): void {
+      const raw = context.delivery!;
+      // rhea frees a slot of its 2048-entry session buffer only when every older delivery is
+      // settled, so one delivery held by the application stalls the whole session (rhea#452).
+      // Marking the entry settled lets rhea drop it now; this link writes the disposition itself
+      // when the application settles (see DispositionWriter).
+      (raw as { settled: boolean }).settled = true;
+      credit.delivered();
+      const delivery = new DeliveryImpl<T>(owner, raw, context.message!, presettled || raw.remote_settled);
+      if (delivery.settled) {
+        credit.settled(1);
+        refill();
+      } else {
+        held.add(delivery);
+      }
+      subscriber.next(delivery);
+    }
+
+    function fail(error: Error): void {
+      if (closing) return;
+      subscriber.error(error);
+    }
+
+    function attach(connection: Connection): void {
+      session = connection.create_session();
+      session.begin();
+      dispositions = new DispositionWriter(session);
+      const source: Record<string, unknown> = { address };
+      if (options.filter !== undefined || options.selector !== undefined) {
+        source.filter = { ...options.filter, ...(options.selector === undefined ? {} : rhea.filter.selector(options.selector)) };
+      }
+      if (options.durable) {
+        source.durable = 2;
+        source.expiry_policy = 'never';
+      }
+      if (options.capabilities !== undefined) source.capabilities = [...options.capabilities];
+      receiver = session.open_receiver({
+        ...(options.linkName === undefined ? {} : { name: options.linkName }),
+        source,
+        credit_window: 0,
+        autoaccept: false,
+        snd_settle_mode: presettled ? 1 : 0,
+        rcv_settle_mode: 0,
+        ...(options.properties === undefined ? {} : { properties: options.properties }),
+      } as Parameters<Session['open_receiver']>[0]);
+      const link = receiver;
+      removers.push(
+        on(link, 'message', onMessage),
+        on(link, 'receiver_open', () => log.receiver('[%s] attached to %s', linkId, address)),
+        on(link, 'receiver_error', () => fail(translate(link.error, 'link', address))),
+        on(link, 'receiver_close', () =>
+          fail(
+            link.error === undefined || link.error === null
+              ? new LinkDetachedError(`The peer detached the link from '${address}'`, { retryable: true })
+              : translate(link.error, 'link', address),
+          ),
+        ),
+        on(session, 'session_error', (context: EventContext) => fail(translate(context.session?.error, 'link', address))),
+        on(session, 'session_close', (context: EventContext) =>
+          fail(
+            context.session?.error
+              ? translate(context.session.error, 'link', address)
+              : new LinkDetachedError(`The peer ended the session of the link from '${address}'`, { retryable: true }),
+          ),
+        ),
+      );
+      refill();
+    }
+
+    removers.push(
+      manager.onLost((error) => {
+        // The old link is gone with its connection: what we hold is now stale (R4).
+        for (const delivery of held) delivery.markStale();
+        held.clear();
+        dispositions = undefined;
+        receiver = undefined;
+        session = undefined;
+        fail(error);
+      }),
+    );
+
+    removers.push(
+      manager.onClose(() => {
+        if (!closing) subscriber.complete(); // the client is closing: held deliveries are released below
+      }),
+    );
+
+    manager.acquire().then(
+      (connection) => {
+        if (!closing) attach(connection);
+      },
+      (error: Error) => fail(error),
+    );
+
+    return () => {
+      closing = true; //                                   1. a close from now on is ours
+      clearIdleTimer();
+      for (const delivery of held) delivery.releaseForDetach(); // 2. nothing stays locked (R3)
+      held.clear(); //                                        a later settle() → typed error
+      dispositions?.flush(); //                               releases go out before the detach
+      if (receiver !== undefined && !receiver.is_closed()) receiver.close(); // 3. detach, closed = true
+      if (session !== undefined && !session.is_closed()) session.close(); //   and end its session
+      for (const remove of removers) remove(); //            4. no listener outlives us
+      removers.length = 0;
+      receiver = undefined;
+      session = undefined;
+      log.receiver('[%s] detached from %s', linkId, address);
+    };
+  });
+}

@@ -1,0 +1,344 @@
+import type { Connection, Delivery as RheaDelivery, EventContext, Message as RheaMessage, Sender, Session } from 'rhea';
+import type { OutgoingMessage } from '../delivery/message.js';
+import type { Outcome, OutcomeState } from '../delivery/Outcome.js';
+import { AmqpError } from '../errors/AmqpError.js';
+import { BufferOverflowError, LinkDetachedError, SendFailedError } from '../errors/errors.js';
+import { translate } from '../errors/translate.js';
+import { log } from '../log.js';
+import type { ConnectionManager } from '../client/ConnectionManager.js';
+import type { ResolvedSendOptions } from '../config/options.js';
+import { toRheaMessage } from './codec.js';
+import { on } from './rheaEvents.js';
+
+/** Where the engine reports outcomes; the `send` operator and `sendFrom` both plug a subscriber in. */
+export interface OutcomeSink<T> {
+  next(outcome: Outcome<T>): void;
+  error(error: SendFailedError<T | OutgoingMessage<T>>): void;
+  complete(): void;
+}
+
+interface Entry<T> {
+  readonly seq: number;
+  readonly input: T | OutgoingMessage<T>;
+  readonly encoded: RheaMessage;
+}
+
+let nextLinkId = 1;
+
+/**
+ * One sender link and the messages on their way through it (S1, S2).
+ *
+ * Input goes into a bounded buffer; messages leave it only while the link has credit and fewer
+ * than `maxInFlight` are unsettled at the peer. Every input ends as exactly one outcome, or in the
+ * `unsettled` list of the one error that ends the stream.
+ */
+export class SendEngine<T> {
+  readonly #manager: ConnectionManager;
+  readonly #address: string;
+  readonly #options: ResolvedSendOptions<T>;
+  readonly #sink: OutcomeSink<T>;
+  readonly #linkId = `s${nextLinkId++}`;
+  /** Encoded, waiting for credit. `#head` is the index of the oldest; compacted as it grows. */
+  #buffer: Array<Entry<T> | undefined> = [];
+  #head = 0;
+  readonly #inFlight = new Map<RheaDelivery, Entry<T>>();
+  readonly #removers: Array<() => void> = [];
+  #sender: Sender | undefined;
+  #session: Session | undefined;
+  #seq = 0;
+  /** Transfers handed to rhea; rhea counts those it has written in `sender.delivery_count`. */
+  #handed = 0;
+  #inputDone = false;
+  #ended = false;
+  #onRoom: (() => void) | undefined;
+  #onIdle: (() => void) | undefined;
+
+  constructor(manager: ConnectionManager, address: string, options: ResolvedSendOptions<T>, sink: OutcomeSink<T>) {
+    this.#manager = manager;
+    this.#address = address;
+    this.#options = options;
+    this.#sink = sink;
+  }
+
+  /** Messages buffered, waiting for credit. */
+  get buffered(): number {
+    return this.#buffer.length - this.#head;
+  }
+
+  /** Messages sent and not yet settled by the peer. */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  start(): void {
+    this.#removers.push(
+      this.#manager.onLost((error) => this.#fail(error)),
+      this.#manager.onClose((deadline) => this.#closeBy(deadline)),
+    );
+    this.#manager.acquire().then(
+      (connection) => {
+        if (!this.#ended) this.#attach(connection);
+      },
+      (error: AmqpError) => this.#fail(error),
+    );
+  }
+
+  /**
+   * True when a pull source may produce one more message now: nothing is waiting in the buffer
+   * and the link could put a message on the wire (S4).
+   */
+  hasRoom(): boolean {
+    return !this.#ended && this.buffered === 0 && this.#sender !== undefined && this.#canSend();
+  }
+
+  /** Calls `listener` (once) the next time {@link hasRoom} may have become true. */
+  whenRoom(listener: () => void): void {
+    this.#onRoom = listener;
+  }
+
+  push(input: T | OutgoingMessage<T>): void {
+    if (this.#ended) return;
+    const seq = this.#seq++;
+    let encoded: RheaMessage;
+    try {
+      encoded = toRheaMessage(input);
+    } catch (error) {
+      this.#fail(error as AmqpError, { seq, input, encoded: { body: null } });
+      return;
+    }
+    if (this.buffered >= this.#options.bufferSize) {
+      if (!this.#overflow({ seq, input, encoded })) return;
+    } else {
+      this.#buffer.push({ seq, input, encoded });
+    }
+    this.#pump();
+  }
+
+  /** The input is complete: finish when everything has an outcome. */
+  end(): void {
+    this.#inputDone = true;
+    this.#completeIfDone();
+  }
+
+  /** The input failed: end the stream with that error, listing what has no outcome. */
+  abort(cause: unknown): void {
+    this.#fail(cause);
+  }
+
+  /** Detaches the link and forgets everything; idempotent. Outcomes still due are not reported. */
+  dispose(): void {
+    this.#ended = true;
+    this.#onRoom = undefined;
+    for (const remove of this.#removers) remove();
+    this.#removers.length = 0;
+    if (this.#sender !== undefined && !this.#sender.is_closed()) this.#sender.close();
+    if (this.#session !== undefined && !this.#session.is_closed()) this.#session.close();
+    this.#sender = undefined;
+    this.#session = undefined;
+  }
+
+  /** The client is closing: wait for outcomes until `deadline`, then end the stream. */
+  async #closeBy(deadline: number): Promise<void> {
+    if (this.#ended) return;
+    if (this.buffered + this.#inFlight.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+        this.#onIdle = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#onIdle = undefined;
+    }
+    if (this.#ended) return;
+    if (this.buffered + this.#inFlight.size > 0) {
+      this.#fail(new AmqpError(`The client was closed before the peer settled every message sent to '${this.#address}'`));
+    } else {
+      this.dispose();
+      this.#sink.complete();
+    }
+  }
+
+  #attach(connection: Connection): void {
+    const session = connection.create_session();
+    session.begin();
+    const sender = session.open_sender({
+      ...(this.#options.linkName === undefined ? {} : { name: this.#options.linkName }),
+      target: {
+        address: this.#address,
+        ...(this.#options.capabilities === undefined ? {} : { capabilities: [...this.#options.capabilities] }),
+      },
+      autosettle: true,
+      treat_modified_as_released: false,
+      ...(this.#options.properties === undefined ? {} : { properties: this.#options.properties }),
+    } as Parameters<Session['open_sender']>[0]);
+    this.#session = session;
+    this.#sender = sender;
+    const address = this.#address;
+    const outcome = (state: OutcomeState) => (context: EventContext) => this.#settle(context.delivery!, state);
+    this.#removers.push(
+      on(sender, 'sendable', () => this.#pump()),
+      on(sender, 'sender_open', () => {
+        log.sender('[%s/%s] attached to %s', this.#manager.id, this.#linkId, address);
+        this.#pump();
+      }),
+      on(sender, 'accepted', outcome('accepted')),
+      on(sender, 'rejected', outcome('rejected')),
+      on(sender, 'released', outcome('released')),
+      on(sender, 'modified', outcome('modified')),
+      // A peer may settle without saying how; AMQP then applies the target's default outcome.
+      on(sender, 'settled', outcome('accepted')),
+      on(sender, 'sender_draining', () => {
+        if (this.buffered === 0) sender.set_drained(true);
+      }),
+      on(sender, 'sender_error', () => this.#fail(translate(sender.error, 'link', address))),
+      on(sender, 'sender_close', () =>
+        this.#fail(
+          sender.error
+            ? translate(sender.error, 'link', address)
+            : new LinkDetachedError(`The peer detached the link to '${address}'`, { retryable: true }),
+        ),
+      ),
+      on(session, 'session_error', (context: EventContext) => this.#fail(translate(context.session?.error, 'link', address))),
+      on(session, 'session_close', (context: EventContext) =>
+        this.#fail(
+          context.session?.error
+            ? translate(context.session.error, 'link', address)
+            : new LinkDetachedError(`The peer ended the session of the link to '${address}'`, { retryable: true }),
+        ),
+      ),
+    );
+  }
+
+  /**
+   * Credit the peer granted that is not yet spoken for. rhea takes a credit only when it writes
+   * the transfer (on its next tick), so transfers handed over but not yet written still count.
+   */
+  #available(sender: Sender): number {
+    const counts = sender as unknown as { delivery_count: number; credit: number };
+    return counts.credit - (this.#handed - counts.delivery_count);
+  }
+
+  #canSend(): boolean {
+    const sender = this.#sender!;
+    return this.#inFlight.size < this.#options.maxInFlight && this.#available(sender) > 0 && sender.sendable();
+  }
+
+  #pump(): void {
+    const sender = this.#sender;
+    if (sender === undefined || this.#ended || !sender.is_open()) return;
+    while (this.#head < this.#buffer.length && this.#canSend()) {
+      const entry = this.#buffer[this.#head]!;
+      this.#buffer[this.#head++] = undefined;
+      this.#handed++;
+      this.#inFlight.set(sender.send(entry.encoded), entry);
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#buffer.length) {
+      this.#buffer = this.#buffer.slice(this.#head);
+      this.#head = 0;
+    }
+    if (this.#onRoom !== undefined && this.hasRoom()) {
+      const listener = this.#onRoom;
+      this.#onRoom = undefined;
+      listener();
+    }
+  }
+
+  #settle(delivery: RheaDelivery, state: OutcomeState): void {
+    const entry = this.#inFlight.get(delivery);
+    if (entry === undefined) return; // already reported (an outcome, then its 'settled')
+    this.#inFlight.delete(delivery);
+    const remote = delivery.remote_state as unknown as Record<string, unknown> | undefined;
+    let outcome: Outcome<T>;
+    if (state === 'rejected') {
+      const error = (remote?.error ?? {}) as { condition?: string; description?: string };
+      outcome = {
+        state,
+        message: entry.input,
+        error: { condition: error.condition ?? 'amqp:internal-error', description: error.description },
+        resent: false,
+      };
+    } else if (state === 'modified') {
+      outcome = {
+        state,
+        message: entry.input,
+        modified: {
+          deliveryFailed: remote?.delivery_failed === true,
+          undeliverableHere: remote?.undeliverable_here === true,
+          annotations: remote?.message_annotations as Record<string, unknown> | undefined,
+        },
+        resent: false,
+      };
+    } else {
+      outcome = { state, message: entry.input, resent: false };
+    }
+    this.#sink.next(outcome);
+    this.#pump();
+    this.#completeIfDone();
+    if (this.#onIdle !== undefined && this.buffered + this.#inFlight.size === 0) this.#onIdle();
+  }
+
+  #completeIfDone(): void {
+    if (this.#ended || !this.#inputDone || this.buffered > 0 || this.#inFlight.size > 0) return;
+    this.dispose();
+    this.#sink.complete();
+  }
+
+  /** Applies the overflow policy; returns false when the stream has ended because of it. */
+  #overflow(entry: Entry<T>): boolean {
+    const { overflow, onDrop } = this.#options;
+    if (overflow === 'drop-newest') {
+      onDrop?.(entry.input);
+      return false;
+    }
+    if (overflow === 'drop-oldest') {
+      const oldest = this.#buffer[this.#head]!;
+      this.#buffer[this.#head++] = undefined;
+      this.#buffer.push(entry);
+      onDrop?.(oldest.input);
+      return true;
+    }
+    const unsent: Array<T | OutgoingMessage<T>> = [];
+    for (let i = this.#head; i < this.#buffer.length; i++) unsent.push(this.#buffer[i]!.input);
+    unsent.push(entry.input);
+    this.#fail(
+      new BufferOverflowError(
+        `The send buffer for '${this.#address}' is full (${this.#options.bufferSize} messages waiting for credit); the source produces faster than the peer grants credit`,
+        unsent,
+      ),
+      entry,
+    );
+    return false;
+  }
+
+  /** Everything without an outcome, in input order: in flight first (older), then buffered. */
+  #pending(): Entry<T>[] {
+    const waiting: Entry<T>[] = [...this.#inFlight.values()];
+    for (let i = this.#head; i < this.#buffer.length; i++) waiting.push(this.#buffer[i]!);
+    return waiting.sort((a, b) => a.seq - b.seq);
+  }
+
+  #fail(cause: unknown, extra?: Entry<T>): void {
+    if (this.#ended) return;
+    const pending = this.#pending();
+    if (extra !== undefined) pending.push(extra);
+    const unsettled = pending.map((e) => e.input);
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    const amqp = cause as Partial<AmqpError>;
+    const error = new SendFailedError<T | OutgoingMessage<T>>(
+      `Sending to '${this.#address}' failed with ${unsettled.length} message(s) unconfirmed: ${reason}`,
+      unsettled,
+      { condition: amqp.condition, description: amqp.description, retryable: amqp.retryable ?? false, cause },
+    );
+    this.dispose();
+    this.#inFlight.clear();
+    this.#buffer = [];
+    this.#head = 0;
+    log.sender('[%s/%s] %s', this.#manager.id, this.#linkId, error.message);
+    this.#sink.error(error);
+  }
+}

@@ -1,0 +1,199 @@
+import { firstValueFrom, from, lastValueFrom, range, Subject, toArray } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import {
+  BufferOverflowError,
+  MessageEncodeError,
+  message,
+  type Outcome,
+  SendFailedError,
+} from 'rhea-rx';
+import { sleep, useBroker, waitFor } from '../support/embedded.js';
+
+describe('client.send against EmbeddedBroker', () => {
+  const env = useBroker();
+
+  it('S1: 10,000 messages sent produce 10,000 outcomes, each carrying its input', async () => {
+    const broker = await env.start();
+    const client = env.client();
+    const outcomes = await lastValueFrom(range(0, 10_000).pipe(client.send<number>('q'), toArray()));
+    expect(outcomes).toHaveLength(10_000);
+    expect(outcomes.every((o) => o.state === 'accepted' && o.resent === false)).toBe(true);
+    expect(new Set(outcomes.map((o) => o.message)).size).toBe(10_000);
+    expect(broker.queueDepth('q')).toBe(10_000);
+    expect(broker.messages('q').slice(0, 3).map((m) => m.message.body)).toEqual([0, 1, 2]);
+  });
+
+  it('S1: reports rejected and released outcomes with the peer error', async () => {
+    const broker = await env.start();
+    broker.rejectNext('q', 2, { condition: 'amqp:precondition-failed', description: 'no room' });
+    const outcomes = await lastValueFrom(from(['a', 'b', 'c']).pipe(env.client().send('q'), toArray()));
+    expect(outcomes.map((o) => [o.message, o.state])).toEqual([
+      ['a', 'rejected'],
+      ['b', 'rejected'],
+      ['c', 'accepted'],
+    ]);
+    expect(outcomes[0]!.error).toEqual({ condition: 'amqp:precondition-failed', description: 'no room' });
+  });
+
+  it('S2: with the peer granting credit 5 at a time, never more than maxInFlight are unsettled at the peer', async () => {
+    const broker = await env.start({ senderCreditWindow: 5 });
+    broker.pauseOutcomes('q');
+    const outcomes: Outcome<number>[] = [];
+    const sub = range(0, 40)
+      .pipe(env.client().send<number>('q', { maxInFlight: 3 }))
+      .subscribe((o) => outcomes.push(o));
+    await waitFor(() => broker.stats('q').received === 3, '3 transfers');
+    await sleep(150);
+    expect(broker.stats('q').received).toBe(3); // maxInFlight holds the rest back
+    expect(outcomes).toHaveLength(0);
+    broker.resumeOutcomes('q');
+    await waitFor(() => outcomes.length === 40, '40 outcomes');
+    expect(broker.stats('q').maxOutstandingUnsettled).toBeLessThanOrEqual(3);
+    expect(outcomes.map((o) => o.message)).toEqual([...Array(40).keys()]);
+    sub.unsubscribe();
+  });
+
+  it('S2: sends nothing without credit, and a push source that outruns the buffer fails listing every unsent message', async () => {
+    const broker = await env.start();
+    broker.pauseCredit('q');
+    const input = new Subject<number>();
+    const failure = firstValueFrom(input.pipe(env.client().send<number>('q', { bufferSize: 100 }))).catch((e: unknown) => e);
+    await waitFor(() => broker.linkCount('q').receivers === 1, 'the sender link');
+    for (let i = 0; i < 101; i++) input.next(i);
+    const error = (await failure) as SendFailedError<number>;
+    expect(error).toBeInstanceOf(SendFailedError);
+    expect(error.cause).toBeInstanceOf(BufferOverflowError);
+    expect((error.cause as BufferOverflowError<number>).unsent).toEqual([...Array(101).keys()]);
+    expect(error.unsettled).toEqual([...Array(101).keys()]);
+    expect(input.observed).toBe(false); // the source was unsubscribed
+    expect(broker.stats('q').received).toBe(0);
+  });
+
+  it('S2: drop-newest keeps the buffer bounded and reports each dropped message', async () => {
+    const broker = await env.start();
+    broker.pauseCredit('q');
+    const dropped: number[] = [];
+    const outcomes: Outcome<number>[] = [];
+    const input = new Subject<number>();
+    const sub = input
+      .pipe(env.client().send<number>('q', { bufferSize: 10, overflow: 'drop-newest', onDrop: (m) => dropped.push(m as number) }))
+      .subscribe((o) => outcomes.push(o));
+    await waitFor(() => broker.linkCount('q').receivers === 1, 'the sender link');
+    for (let i = 0; i < 25; i++) input.next(i);
+    expect(dropped).toEqual([...Array(15).keys()].map((i) => i + 10));
+    broker.resumeCredit('q');
+    await waitFor(() => outcomes.length === 10, 'the 10 buffered messages');
+    expect(outcomes.map((o) => o.message)).toEqual([...Array(10).keys()]);
+    sub.unsubscribe();
+  });
+
+  it('S4: an async generator of 100,000 messages is pulled no faster than credit allows', async () => {
+    const broker = await env.start({ senderCreditWindow: 50 });
+    broker.pauseOutcomes('q');
+    let pulls = 0;
+    let outcomes = 0;
+    let maxAhead = 0;
+    async function* generate() {
+      for (let i = 0; i < 100_000; i++) {
+        pulls++;
+        yield i;
+      }
+    }
+    const done = new Promise<void>((resolve, reject) => {
+      env
+        .client()
+        .sendFrom(generate(), 'q', { maxInFlight: 20 })
+        .subscribe({
+          next: () => {
+            outcomes++;
+            maxAhead = Math.max(maxAhead, pulls - outcomes);
+          },
+          error: reject,
+          complete: resolve,
+        });
+    });
+    await waitFor(() => broker.stats('q').received === 20, '20 transfers');
+    await sleep(200);
+    expect(pulls).toBe(20); // nothing pulled beyond what can be in flight
+    broker.resumeOutcomes('q');
+    await done;
+    expect(outcomes).toBe(100_000);
+    expect(pulls).toBe(100_000);
+    expect(maxAhead).toBeLessThanOrEqual(20);
+    expect(broker.queueDepth('q')).toBe(100_000);
+  }, 60_000);
+
+  it('S4: pulls nothing while the peer grants no credit', async () => {
+    const broker = await env.start();
+    broker.pauseCredit('q');
+    let pulls = 0;
+    const source = {
+      [Symbol.iterator]: function* () {
+        for (;;) {
+          pulls++;
+          yield pulls;
+        }
+      },
+    };
+    const sub = env.client().sendFrom(source, 'q').subscribe();
+    await waitFor(() => broker.linkCount('q').receivers === 1, 'the sender link');
+    await sleep(100);
+    expect(pulls).toBe(0);
+    sub.unsubscribe();
+  });
+
+  it('sends header, properties and annotations made with message()', async () => {
+    const broker = await env.start();
+    const input = message(
+      { id: 7 },
+      {
+        header: { durable: true, priority: 9, ttl: 60_000 },
+        properties: { messageId: 'm-7', subject: 'order', contentType: 'application/json', correlationId: 'c-1' },
+        applicationProperties: { region: 'eu', count: 3 },
+        messageAnnotations: { 'x-opt-jms-msg-type': 0 },
+      },
+    );
+    const [outcome] = await lastValueFrom(from([input]).pipe(env.client().send('q'), toArray()));
+    expect(outcome!.message).toBe(input);
+    const stored = broker.messages('q')[0]!.message as unknown as Record<string, unknown>;
+    expect(stored).toMatchObject({
+      body: { id: 7 },
+      durable: true,
+      priority: 9,
+      ttl: 60_000,
+      message_id: 'm-7',
+      subject: 'order',
+      content_type: 'application/json',
+      correlation_id: 'c-1',
+      application_properties: { region: 'eu', count: 3 },
+      message_annotations: { 'x-opt-jms-msg-type': 0 },
+    });
+  });
+
+  it.each([
+    ['a BigInt beyond 64 bits', 2n ** 70n, 'body'],
+    ['an integer above 2^53', 2 ** 53 + 2, 'body'],
+    ['1e20', 1e20, 'body'],
+    ['a symbol inside a map', { a: { b: Symbol('x') } }, 'body.a.b'],
+    ['a function in a list', [1, () => 2], 'body[1]'],
+  ])('refuses %s with a typed error, listing it and everything unconfirmed', async (_name, bad, path) => {
+    const broker = await env.start();
+    const outcomes: Outcome[] = [];
+    const error = await new Promise<unknown>((resolve) => {
+      from(['ok', bad, 'never'])
+        .pipe(env.client().send('q'))
+        .subscribe({ next: (o) => outcomes.push(o), error: resolve });
+    });
+    expect(error).toBeInstanceOf(SendFailedError);
+    const cause = (error as SendFailedError).cause as MessageEncodeError;
+    expect(cause).toBeInstanceOf(MessageEncodeError);
+    expect(cause.path).toBe(path);
+    expect(cause.message).toContain(path);
+    // 'ok' has either an outcome or is listed; the bad one is listed; nothing is silently lost.
+    const unsettled = (error as SendFailedError).unsettled;
+    expect(unsettled).toContain(bad);
+    expect([...outcomes.map((o) => o.message), ...unsettled]).toContain('ok');
+    await sleep(20);
+    expect(broker.stats('q').received).toBeLessThanOrEqual(1);
+  });
+});
