@@ -1,6 +1,9 @@
 // Throughput of rhea-rx against raw rhea, in one process and one run, interleaved (A B A B …):
 // receive-and-accept and send-with-outcomes, 100-byte bodies, credit 1000.
-// Run: npm run bench [-- --messages 50000 --rounds 5]  ·  RABBITMQ_URL=amqp://127.0.0.1:5679 adds RabbitMQ.
+// Peers: EmbeddedBroker in its own process (the realistic case), EmbeddedBroker in this process, and
+// RabbitMQ when RABBITMQ_URL is set. Run: npm run bench [-- --messages 50000 --rounds 5]
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import rhea from 'rhea';
@@ -165,7 +168,7 @@ async function benchPeer(peer: Peer): Promise<Record<string, unknown>> {
     const a = median(adapter);
     results[c.name] = { raw: r, adapter: a, ratio: a / r, rawSpread: spread(raw), adapterSpread: spread(adapter) };
     console.log(
-      `${peer.name.padEnd(10)} ${c.name.padEnd(20)} raw rhea ${fmt(r)} ±${fmt(spread(raw) / 2)}  rhea-rx ${fmt(a)} ±${fmt(spread(adapter) / 2)}  ratio ${(a / r).toFixed(2)}`,
+      `${peer.name.padEnd(24)} ${c.name.padEnd(20)} raw rhea ${fmt(r)} ±${fmt(spread(raw) / 2)}  rhea-rx ${fmt(a)} ±${fmt(spread(adapter) / 2)}  ratio ${(a / r).toFixed(2)}`,
     );
   }
   return results;
@@ -205,12 +208,33 @@ async function fillWithRhea(url: string, queue: string): Promise<void> {
   await closeRhea(c);
 }
 
+/** Starts an EmbeddedBroker in a child process; `fill` asks it to enqueue over IPC. */
+async function brokerProcess(): Promise<Peer & { stop(): void }> {
+  const child = fork(fileURLToPath(new URL('./brokerProcess.ts', import.meta.url)), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const url = await new Promise<string>((resolve) => child.once('message', (m: { url: string }) => resolve(m.url)));
+  return {
+    name: 'embedded (own process)',
+    url,
+    fill: (queue) =>
+      new Promise<void>((resolve) => {
+        child.once('message', () => resolve());
+        child.send({ fill: queue, count: N, size: BODY.length });
+      }),
+    stop: () => child.send({ stop: true }),
+  };
+}
+
 async function main(): Promise<void> {
   console.log(`${N.toLocaleString('en-US')} × 100-byte messages, credit ${CREDIT}, ${ROUNDS} rounds interleaved, median (± half the spread)`);
+  const remote = await brokerProcess();
   const broker = await EmbeddedBroker.start();
   const peers: Peer[] = [
+    remote,
     {
-      name: 'embedded',
+      name: 'embedded (this process)',
       url: broker.url,
       fill: async (queue) => {
         for (let i = 0; i < N; i++) broker.enqueue(queue, { body: BODY });
@@ -222,6 +246,7 @@ async function main(): Promise<void> {
   else console.log('(set RABBITMQ_URL to include RabbitMQ)');
   for (const peer of peers) await benchPeer(peer);
   await broker.stop();
+  remote.stop();
 }
 
 main().catch((error: unknown) => {

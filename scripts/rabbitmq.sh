@@ -71,6 +71,24 @@ beam_pid() {
   return 0
 }
 
+# PIDs of this node's Erlang VM: from the pid file or, before the node has written it (early boot) or
+# after it was lost, by the pid-file path in a beam.smp's environment, which only this node has.
+node_vm_pids() {
+  local pid p
+  pid="$(beam_pid)"
+  if [[ -n "$pid" ]]; then
+    echo "$pid"
+    return 0
+  fi
+  for p in /proc/[0-9]*; do
+    [[ "$(cat "$p/comm" 2>/dev/null)" == beam.smp ]] || continue
+    if tr '\0' '\n' < "$p/environ" 2>/dev/null | grep -qxF "RABBITMQ_PID_FILE=$DIR/beam.pid"; then
+      echo "${p#/proc/}"
+    fi
+  done
+  return 0
+}
+
 epmd_listener_pid() {
   ss -ltnpH "sport = :$EPMD_PORT" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2 || true
 }
@@ -82,6 +100,10 @@ start() {
     die "RabbitMQ is not installed ($RABBIT_BIN/rabbitmq-server missing): run scripts/install-brokers.sh"
   local pid
   pid="$(beam_pid)"
+  if [[ -z "$pid" && -n "$(node_vm_pids)" ]]; then
+    log "a VM of node $NODE is left over without its pid file: stopping it first"
+    stop_node
+  fi
   if [[ -n "$pid" ]]; then
     log "node $NODE already running (pid $pid)"
     node "$ROOT/scripts/amqp-wait.mjs" --port "$PORT" --timeout "$READY_BUDGET_MS" --pid "$pid"
@@ -126,6 +148,15 @@ EOF
     log "node $NODE did not become ready; last lines of $DIR/log/stdout.log:"
     tail -n 30 "$DIR/log/stdout.log" >&2 || true
     stop_node
+    # An epmd the failed boot started is ours too.
+    if [[ -z "$had_epmd" ]]; then
+      local epmd
+      epmd="$(epmd_listener_pid)"
+      if [[ -n "$epmd" ]]; then
+        echo "$epmd" > "$DIR/epmd.pid"
+        stop_epmd_if_last
+      fi
+    fi
     exit 1
   fi
   # The pid file is written early in the boot; it is there by the time AMQP answers.
@@ -141,24 +172,28 @@ EOF
 }
 
 stop_node() {
-  local pid t0 launcher=""
+  local t0 launcher="" targets=() p i
   t0="$(now_ms)"
-  pid="$(beam_pid)"
   [[ -f "$DIR/launcher.pid" ]] && launcher="$(tr -dc '0-9' < "$DIR/launcher.pid")"
-  if [[ -z "$pid" && -n "$launcher" ]] && running "$launcher"; then
-    pid="$launcher" # boot failed before the pid file was written
-  fi
-  if [[ -n "$pid" ]]; then
-    kill -TERM "$pid" 2>/dev/null || true
-    local i
+  for p in $(node_vm_pids); do targets+=("$p"); done
+  # The launcher script forwards SIGTERM to the VM; it is signalled too in case the VM is not up yet.
+  if [[ -n "$launcher" ]] && running "$launcher"; then targets+=("$launcher"); fi
+  if ((${#targets[@]} > 0)); then
+    kill -TERM "${targets[@]}" 2>/dev/null || true
     for ((i = 0; i < 300; i++)); do
-      running "$pid" || break
+      local left=0
+      for p in "${targets[@]}"; do running "$p" && left=1; done
+      ((left)) || break
       sleep 0.1
     done
-    if running "$pid"; then
-      log "node $NODE (pid $pid) ignored SIGTERM for 30 s: SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
+    for p in "${targets[@]}"; do
+      if running "$p"; then
+        log "pid $p of node $NODE ignored SIGTERM for 30 s: SIGKILL"
+        kill -KILL "$p" 2>/dev/null || true
+      fi
+    done
+    # An early-boot VM may have been spawned after the first look: catch it now.
+    for p in $(node_vm_pids); do kill -KILL "$p" 2>/dev/null || true; done
     log "node $NODE stopped in $(($(now_ms) - t0)) ms"
   else
     log "node $NODE is not running"
@@ -168,24 +203,30 @@ stop_node() {
 }
 
 # epmd is daemonised and outlives the nodes. The node that found no epmd on its port records the one
-# it started (epmd.pid); when it stops, the record passes to another live node on the same epmd port
-# (a cluster), or, if none is left, epmd is stopped by that PID. An epmd started by anything else is
-# never touched.
+# it started (epmd.pid); on the node's private default port (PORT+10000) an epmd is this node's even
+# unrecorded (e.g. after a failed boot). When the node stops, the epmd passes to another live node on
+# the same epmd port (a cluster), or, if none is left, is stopped by its PID. An epmd started by
+# anything else (a shared RABBITMQ_EPMD_PORT it did not start) is never touched.
 stop_epmd_if_last() {
-  [[ -f "$DIR/epmd.pid" ]] || return 0
-  local p d other
-  p="$(tr -dc '0-9' < "$DIR/epmd.pid")"
+  local p="" d other
+  if [[ -f "$DIR/epmd.pid" ]]; then
+    p="$(tr -dc '0-9' < "$DIR/epmd.pid")"
+  elif [[ -z "${RABBITMQ_EPMD_PORT:-}" ]]; then
+    p="$(epmd_listener_pid)"
+  fi
+  [[ -n "$p" ]] || return 0
   for d in "$BROKERS"/rabbit-*; do
     [[ "$d" != "$DIR" && -f "$d/beam.pid" && -f "$d/epmd.port" ]] || continue
     [[ "$(cat "$d/epmd.port")" == "$EPMD_PORT" ]] || continue
     other="$(tr -dc '0-9' < "$d/beam.pid")"
     if [[ -n "$other" ]] && running "$other"; then
-      mv -f "$DIR/epmd.pid" "$d/epmd.pid"
+      echo "$p" > "$d/epmd.pid"
+      rm -f "$DIR/epmd.pid"
       return 0
     fi
   done
   rm -f "$DIR/epmd.pid"
-  if [[ -n "$p" ]] && running "$p" && [[ "$(ps -o comm= -p "$p" 2>/dev/null)" == epmd ]]; then
+  if running "$p" && [[ "$(ps -o comm= -p "$p" 2>/dev/null)" == epmd ]]; then
     kill -TERM "$p" 2>/dev/null || true
     local i
     for ((i = 0; i < 50; i++)); do

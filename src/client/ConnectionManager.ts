@@ -144,9 +144,6 @@ export class ConnectionManager {
       host: target.host,
       port: target.port,
       reconnect: false,
-      // AMQP frames are small and often wait on an answer (a flow, a disposition): Nagle's
-      // algorithm with delayed ACKs would hold them for ~40 ms.
-      noDelay: true,
       ...(target.hostname === undefined ? {} : { hostname: target.hostname }),
       ...(target.username === undefined ? {} : { username: target.username }),
       ...(target.password === undefined ? {} : { password: target.password }),
@@ -156,6 +153,10 @@ export class ConnectionManager {
     };
     return new Promise<Connection>((resolve, reject) => {
       const connection = this.container.connect(options as unknown as ConnectionOptions);
+      // AMQP frames are small and often wait on an answer (a flow, a disposition): Nagle's
+      // algorithm with delayed ACKs would hold them for ~40 ms. rhea sets this only when a link
+      // is opened on its default session, and ours are opened on sessions of their own.
+      (connection as unknown as { socket?: { setNoDelay?(on: boolean): void } }).socket?.setNoDelay?.(true);
       let opened = false;
       let lastError: unknown;
       const removers: Array<() => void> = [];

@@ -23,7 +23,7 @@ export interface ReceiveOptions {
   /**
    * The smallest amount of credit worth a flow frame: settled deliveries are granted back once at
    * least this many are due (or after a short idle time when the link has no credit left).
-   * @default half of `credit`, at least 1
+   * @default a quarter of `credit`, at least 1
    */
   creditBatch?: number;
   /**
@@ -115,7 +115,7 @@ export function resolveReceiveOptions(options: unknown): ResolvedReceiveOptions 
   const o = optionsObject(options, '');
   onlyKnownKeys(o, receiveKeys, '');
   const credit = integer(o.credit, 'credit', 1, MAX_CREDIT, 100);
-  const creditBatch = integer(o.creditBatch, 'creditBatch', 1, credit, Math.max(1, Math.floor(credit / 2)));
+  const creditBatch = integer(o.creditBatch, 'creditBatch', 1, credit, Math.max(1, Math.floor(credit / 4)));
   if (o.durable !== undefined && typeof o.durable !== 'boolean') invalid('durable', 'true or false', o.durable);
   return {
     credit,

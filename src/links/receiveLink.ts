@@ -86,6 +86,7 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
       // when the application settles (see DispositionWriter).
       (raw as { settled: boolean }).settled = true;
       credit.delivered();
+      if (credit.linkCredit === 0) refill(); // the link is dry: grant now, or start the idle timer
       const delivery = new DeliveryImpl<T>(owner, raw, context.message!, presettled || raw.remote_settled);
       if (delivery.settled) {
         credit.settled(1);

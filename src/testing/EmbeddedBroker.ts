@@ -588,6 +588,14 @@ export class EmbeddedBroker {
     if (!link) return;
     const brokerLink = this.links.get(link);
     if (!brokerLink) return;
+    if (brokerLink instanceof ConsumerLink) {
+      // Settle what the client settled just before detaching, as it said, rather than requeue it.
+      for (const delivery of [...brokerLink.outcomesPending()]) {
+        const state = delivery.remote_state as { constructor: { composite_type: string } };
+        const kind = state.constructor.composite_type as 'accepted' | 'released' | 'rejected' | 'modified';
+        brokerLink.onOutcome(delivery, outcomeOf(kind, state));
+      }
+    }
     brokerLink.close();
     this.links.delete(link);
     this.connections.get(link.connection)?.links.delete(brokerLink);

@@ -42,9 +42,9 @@ describe('client.receive against EmbeddedBroker', () => {
       });
     await waitFor(() => accepted === 2000, '2000 deliveries');
     const flows = broker.stats('q').flowFrames;
-    // credit 100, batch 50: about 2000 / 50 grants, far from 2000.
+    // credit 100, batch 25: about 2000 / 25 grants, far from 2000.
     expect(flows).toBeGreaterThanOrEqual(2000 / 100);
-    expect(flows).toBeLessThanOrEqual(2000 / 50 + 5);
+    expect(flows).toBeLessThanOrEqual(2000 / 25 + 5);
     sub.unsubscribe();
   });
 

@@ -126,6 +126,17 @@ export class ConsumerLink implements Consumer, BrokerLink {
     this.store.applyOutcome(this.queue, entry, outcome, this);
   }
 
+  /**
+   * Deliveries whose outcome has arrived but not yet been raised as an event: rhea reads a
+   * disposition and a detach in the same pass and raises the outcome events only after the detach.
+   */
+  *outcomesPending(): Iterable<Delivery> {
+    for (const delivery of this.unsettled.keys()) {
+      const state = delivery.remote_state as { constructor?: { composite_type?: string } } | undefined;
+      if (state?.constructor?.composite_type !== undefined) yield delivery;
+    }
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
