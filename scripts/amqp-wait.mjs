@@ -45,12 +45,16 @@ function attempt({ host, port, user, password }, budgetMs) {
       clearTimeout(timer);
       try {
         conn?.close();
-      } catch {}
+      } catch {
+        // already closed: nothing to do
+      }
       // Give rhea a moment to write the close frame, then drop the socket regardless.
       setTimeout(() => {
         try {
           conn?.socket?.destroy?.();
-        } catch {}
+        } catch {
+          // already destroyed
+        }
         resolve(result);
       }, 20);
     };

@@ -220,7 +220,9 @@ export class EmbeddedBroker {
       try {
         rhea.message.encode(copy);
       } catch (err) {
-        throw new TypeError(`EmbeddedBroker.enqueue: message ${index} for '${address}' cannot be encoded as AMQP: ${String(err)}`);
+        throw new TypeError(`EmbeddedBroker.enqueue: message ${index} for '${address}' cannot be encoded as AMQP: ${String(err)}`, {
+          cause: err,
+        });
       }
       return copy;
     });

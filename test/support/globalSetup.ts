@@ -114,7 +114,9 @@ function claim(name: RealPeer, port: number): boolean {
       let holder = 0;
       try {
         holder = Number(readFileSync(path, 'utf8').trim());
-      } catch {}
+      } catch {
+        // no claim file, or unreadable: treated as unclaimed
+      }
       if (holder === process.pid) return true;
       if (holder > 0 && alive(holder)) return false;
       rmSync(path, { force: true }); // stale, or half-written: take it over
@@ -126,7 +128,9 @@ function claim(name: RealPeer, port: number): boolean {
 function release(name: RealPeer, port: number): void {
   try {
     if (Number(readFileSync(claimPath(name, port), 'utf8').trim()) === process.pid) rmSync(claimPath(name, port));
-  } catch {}
+  } catch {
+    // the claim is already gone
+  }
 }
 
 interface ScriptResult {
