@@ -26,6 +26,7 @@ export {
   MessageEncodeError,
   MessageTooLargeError,
   NotFoundError,
+  NotSupportedError,
   OperationTimeoutError,
   SendFailedError,
 } from './errors/errors.js';

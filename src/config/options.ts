@@ -44,6 +44,14 @@ export interface ReceiveOptions {
   capabilities?: string[];
   /** Link properties sent in the attach frame. */
   properties?: Record<string, unknown>;
+  /**
+   * What `delivery.modify()` does on a peer that cannot take the modified outcome (RabbitMQ before
+   * 4.0 ends the whole session on one): `'error'` throws `NotSupportedError` and sends nothing, so
+   * the delivery can still be settled another way; `'release'` and `'reject'` settle it that way
+   * instead. On peers that support modified, this has no effect.
+   * @default 'error'
+   */
+  onModifyUnsupported?: 'error' | 'release' | 'reject';
 }
 
 /** Options of `client.send()` and `client.sendFrom()`. */
@@ -86,6 +94,7 @@ export interface ResolvedReceiveOptions {
   readonly durable: boolean;
   readonly capabilities: readonly string[] | undefined;
   readonly properties: Record<string, unknown> | undefined;
+  readonly onModifyUnsupported: 'error' | 'release' | 'reject';
 }
 
 /** Send options after validation. */
@@ -99,7 +108,18 @@ export interface ResolvedSendOptions<T> {
   readonly properties: Record<string, unknown> | undefined;
 }
 
-const receiveKeys = ['credit', 'creditBatch', 'settleMode', 'selector', 'filter', 'linkName', 'durable', 'capabilities', 'properties'];
+const receiveKeys = [
+  'credit',
+  'creditBatch',
+  'settleMode',
+  'selector',
+  'filter',
+  'linkName',
+  'durable',
+  'capabilities',
+  'properties',
+  'onModifyUnsupported',
+];
 const sendKeys = ['maxInFlight', 'bufferSize', 'overflow', 'onDrop', 'linkName', 'capabilities', 'properties'];
 
 /** Largest credit accepted: far beyond any sensible window, small enough to keep arithmetic exact. */
@@ -127,6 +147,7 @@ export function resolveReceiveOptions(options: unknown): ResolvedReceiveOptions 
     durable: o.durable === true,
     capabilities: optionalStrings(o.capabilities, 'capabilities'),
     properties: optionalRecord(o.properties, 'properties'),
+    onModifyUnsupported: oneOf(o.onModifyUnsupported, 'onModifyUnsupported', ['error', 'release', 'reject'], 'error'),
   };
 }
 

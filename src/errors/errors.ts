@@ -51,6 +51,17 @@ export class DeliveryAlreadySettledError extends AmqpError {
   }
 }
 
+/**
+ * The peer cannot do what was asked, so rhea-rx refused before anything reached the wire; e.g. a
+ * `modified` settlement on RabbitMQ 3.x, which ends the whole session instead of taking it.
+ */
+export class NotSupportedError extends AmqpError {
+  override readonly name = 'NotSupportedError';
+  constructor(message: string, options: AmqpErrorOptions = {}) {
+    super(message, { ...options, retryable: false });
+  }
+}
+
 /** A message is larger than the link's `max-message-size` (`amqp:link:message-size-exceeded`). */
 export class MessageTooLargeError extends AmqpError {
   override readonly name = 'MessageTooLargeError';

@@ -1,7 +1,7 @@
 import type { Delivery as RheaDelivery, Message as RheaMessage } from 'rhea';
 import type { Delivery, ModifyOptions, RejectError, SettlementState } from '../delivery/Delivery.js';
 import type { AmqpMessage } from '../delivery/message.js';
-import { DeliveryAlreadySettledError } from '../errors/errors.js';
+import { DeliveryAlreadySettledError, NotSupportedError } from '../errors/errors.js';
 import { fromRheaMessage } from './codec.js';
 import { wireState } from './dispositions.js';
 
@@ -13,6 +13,13 @@ export interface DeliveryOwner {
    * delivery, by the application's settlement or by the link's own release at detach.
    */
   settle(delivery: DeliveryImpl<unknown>, id: number, state: unknown, batch: 'accepted' | 'released' | undefined): void;
+  /**
+   * What to do with `modify()` when the peer cannot take a modified outcome: undefined when it
+   * can; otherwise refuse with `NotSupportedError`, or settle as released or rejected instead.
+   */
+  modifyFallback: 'error' | 'release' | 'reject' | undefined;
+  /** The peer, for the error message, e.g. `RabbitMQ 3.10.8`. */
+  peerName: string;
 }
 
 /**
@@ -96,6 +103,15 @@ export class DeliveryImpl<T> implements Delivery<T> {
    */
   modify(options: ModifyOptions = {}): void {
     this.check('modify');
+    const fallback = this.owner.modifyFallback;
+    if (fallback === 'release') return this.release();
+    if (fallback === 'reject') return this.reject({ condition: 'amqp:internal-error', description: 'modified is not supported by the peer' });
+    if (fallback === 'error') {
+      throw new NotSupportedError(
+        `Cannot modify a delivery from '${this.owner.address}': ${this.owner.peerName} does not support the modified outcome (it would end the session). ` +
+          "Release or reject it instead, or set the receive option onModifyUnsupported to 'release' or 'reject'.",
+      );
+    }
     this.#settledAs = 'modified';
     const fields = {
       delivery_failed: options.deliveryFailed ?? true,

@@ -13,6 +13,16 @@ import { DispositionWriter } from './dispositions.js';
 import { on } from './rheaEvents.js';
 
 /**
+ * Whether the peer takes the modified outcome. RabbitMQ before 4.0 answers one by ending the
+ * session (`amqp:invalid-field`), which would kill every link on it.
+ */
+export function supportsModified(product: string | undefined, version: string | undefined): boolean {
+  if (product !== 'RabbitMQ') return true;
+  const major = Number.parseInt(version ?? '', 10);
+  return Number.isNaN(major) || major >= 4;
+}
+
+/**
  * How long a link may sit with no credit while settled deliveries wait to be granted back in a
  * batch. Past this the remainder is granted anyway, so an application that holds many deliveries
  * at once (a batch operator, a long handler) never starves the link.
@@ -44,6 +54,8 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
     let dispositions: DispositionWriter | undefined;
     const owner: DeliveryOwner = {
       address,
+      modifyFallback: undefined,
+      peerName: 'the peer',
       settle: (delivery, id, state, batch) => {
         dispositions?.add(id, state, batch);
         if (closing) return; // teardown releases: no credit to give back
@@ -103,6 +115,11 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
     }
 
     function attach(connection: Connection): void {
+      const peer = manager.peer;
+      if (peer !== undefined && !supportsModified(peer.product, peer.version)) {
+        owner.modifyFallback = options.onModifyUnsupported;
+        owner.peerName = `${peer.product} ${peer.version ?? ''}`.trim();
+      }
       session = connection.create_session();
       session.begin();
       dispositions = new DispositionWriter(session);
