@@ -13,12 +13,14 @@ export type ClientStatus = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'cl
 /** One step of the connection's life, as `client.state$` shows it. Never holds a secret (C3). */
 export interface ClientState {
   readonly status: ClientStatus;
-  /** Connection attempts made so far (1 for the first). */
+  /** Connection attempts made so far, over the client's life (1 for the first). */
   readonly attempt: number;
-  /** The URL of the peer, with any password hidden. */
+  /** The URL of the peer tried or connected, with any password hidden. */
   readonly url: string;
   /** The error that ended the previous connection or attempt, if any. */
   readonly error?: AmqpError | undefined;
+  /** For `reconnecting`: how long the client waits before this attempt, in milliseconds. */
+  readonly delay?: number | undefined;
 }
 
 /** What the peer said about itself in its open frame. */
@@ -34,7 +36,7 @@ export interface PeerInfo {
   readonly maxFrameSize: number | undefined;
 }
 
-/** How to reach the peer, already validated. */
+/** How to reach one peer, already validated. */
 export interface ConnectTarget {
   readonly scheme: 'amqp' | 'amqps';
   readonly host: string;
@@ -49,33 +51,56 @@ export interface ConnectTarget {
   readonly display: string;
 }
 
+/** When and whether to try again: the delay before attempt `n` (2, 3, …), or undefined to give up. */
+export interface ReconnectPolicy {
+  delay(attempt: number): number | undefined;
+}
+
 export interface ConnectionManagerOptions {
-  readonly target: ConnectTarget;
+  /** Tried in order, round robin, on every new attempt after a failure (failover, C1). */
+  readonly targets: readonly ConnectTarget[];
   readonly containerId: string | undefined;
   readonly connectTimeout: number;
   readonly idleTimeout: number | undefined;
   readonly properties: Record<string, unknown> | undefined;
+  /** Undefined: no reconnect; a lost or failed connection ends every link. */
+  readonly reconnect: ReconnectPolicy | undefined;
+}
+
+/** What a link hears about the connection under it. */
+export interface ConnectionWatcher {
+  /** The connection is gone and a new one is being made: drop what belonged to the old one. */
+  lost(error: AmqpError): void;
+  /** A new connection is open: attach again. */
+  restored(connection: Connection): void;
+  /** The connection is gone for good (no reconnect, a non-retryable error, attempts used up). */
+  failed(error: AmqpError): void;
 }
 
 let nextConnectionId = 1;
 
 /**
- * Owns the client's one rhea connection: opens it lazily on first use, tells links when it is
- * lost, and closes it. The only place that creates a rhea container for a client.
+ * Owns the client's one rhea connection at a time: opens it lazily on first use, reconnects with
+ * backoff across the failover list when it is lost (C1), fails fast on authentication errors (C2),
+ * tells links when it is lost and restored, and closes it. The only place that creates a rhea
+ * container for a client. rhea's own reconnect is off: it drops unsettled deliveries both ways.
  */
 export class ConnectionManager {
   readonly container: Container;
+  readonly id = `c${nextConnectionId++}`;
   readonly #state: BehaviorSubject<ClientState>;
   readonly #options: ConnectionManagerOptions;
-  readonly #lostListeners = new Set<(error: AmqpError) => void>();
+  readonly #watchers = new Set<ConnectionWatcher>();
   readonly #closeListeners = new Set<(deadline: number) => Promise<void> | void>();
   #connection: Connection | undefined;
   #opening: Promise<Connection> | undefined;
   #attempt = 0;
+  #targetIndex = 0;
   #closed = false;
   #peer: PeerInfo | undefined;
   #removers: Array<() => void> = [];
-  readonly id = `c${nextConnectionId++}`;
+  /** Cancels the wait between attempts when the client closes. */
+  #cancelWait: (() => void) | undefined;
 
   constructor(options: ConnectionManagerOptions) {
     this.#options = options;
@@ -85,7 +110,7 @@ export class ConnectionManager {
     this.container.on('error', (error: unknown) => {
       log.connection('[%s] late error from rhea: %s', this.id, error instanceof Error ? error.message : String(error));
     });
-    this.#state = new BehaviorSubject<ClientState>({ status: 'idle', attempt: 0, url: options.target.display });
+    this.#state = new BehaviorSubject<ClientState>({ status: 'idle', attempt: 0, url: options.targets[0]!.display });
   }
 
   get state$(): Observable<ClientState> {
@@ -104,20 +129,20 @@ export class ConnectionManager {
     return this.#closed;
   }
 
-  /** The open connection, or an error saying why there is none. Opens it on first use. */
+  /** The open connection, or an error saying why there is none. Opens it (with retries) on first use. */
   acquire(): Promise<Connection> {
-    if (this.#closed) return Promise.reject(new AmqpError(`The client for ${this.#options.target.display} is closed`));
+    if (this.#closed) return Promise.reject(new AmqpError(`The client for ${this.#display()} is closed`));
     if (this.#connection !== undefined) return Promise.resolve(this.#connection);
-    this.#opening ??= this.#open().finally(() => {
+    this.#opening ??= this.#connect().finally(() => {
       this.#opening = undefined;
     });
     return this.#opening;
   }
 
-  /** Calls `listener` when the open connection is lost; returns the remover. */
-  onLost(listener: (error: AmqpError) => void): () => void {
-    this.#lostListeners.add(listener);
-    return () => this.#lostListeners.delete(listener);
+  /** Registers a link's watcher; returns the remover. */
+  watch(watcher: ConnectionWatcher): () => void {
+    this.#watchers.add(watcher);
+    return () => this.#watchers.delete(watcher);
   }
 
   /**
@@ -129,14 +154,75 @@ export class ConnectionManager {
     return () => this.#closeListeners.delete(listener);
   }
 
-  #emit(status: ClientStatus, error?: AmqpError): void {
-    this.#state.next({ status, attempt: this.#attempt, url: this.#options.target.display, ...(error ? { error } : {}) });
+  #display(): string {
+    return this.#options.targets[this.#targetIndex]!.display;
   }
 
-  #open(): Promise<Connection> {
-    const { target, connectTimeout, idleTimeout, properties } = this.#options;
-    this.#attempt++;
-    this.#emit(this.#attempt === 1 ? 'connecting' : 'reconnecting', this.#state.value.error);
+  #emit(status: ClientStatus, error?: AmqpError, delay?: number): void {
+    this.#state.next({
+      status,
+      attempt: this.#attempt,
+      url: this.#display(),
+      ...(error ? { error } : {}),
+      ...(delay === undefined ? {} : { delay }),
+    });
+  }
+
+  /**
+   * Attempts until a connection opens, the error is not retryable (C2), the policy gives up, or
+   * the client closes. Each failed attempt moves to the next URL of the failover list.
+   */
+  async #connect(lastError?: AmqpError): Promise<Connection> {
+    const { reconnect, targets } = this.#options;
+    const closedError = () => new AmqpError(`The client for ${this.#display()} is closed`, { cause: lastError });
+    for (let retry = 0; ; ) {
+      if (this.#closed) throw closedError();
+      if (lastError !== undefined) {
+        // A retry: wait as the policy says (delay(1) before the first retry, and so on).
+        const delay = reconnect?.delay(++retry);
+        if (delay === undefined) {
+          this.#emit(this.#closed ? 'closed' : 'idle', lastError);
+          throw lastError;
+        }
+        this.#attempt++;
+        this.#emit('reconnecting', lastError, delay);
+        log.reconnect('[%s] attempt %d in %d ms after: %s', this.id, this.#attempt, delay, lastError.message);
+        await this.#wait(delay);
+        if (this.#closed) throw closedError();
+      } else {
+        this.#attempt++;
+        this.#emit('connecting');
+      }
+      try {
+        return await this.#open(targets[this.#targetIndex]!);
+      } catch (error) {
+        lastError = error as AmqpError;
+        if (!lastError.retryable || reconnect === undefined) {
+          this.#emit(this.#closed ? 'closed' : 'idle', lastError);
+          throw lastError;
+        }
+        this.#targetIndex = (this.#targetIndex + 1) % targets.length;
+      }
+    }
+  }
+
+  #wait(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#cancelWait = () => {
+        this.#cancelWait = undefined;
+        done();
+      };
+    });
+  }
+
+  /** One attempt at one peer: resolves when the peer's open frame arrives. */
+  #open(target: ConnectTarget): Promise<Connection> {
+    const { connectTimeout, idleTimeout, properties } = this.#options;
     const id = `${this.id}.${this.#attempt}`;
     log.connection('[%s] connecting to %s', id, target.display);
     const options: Record<string, unknown> = {
@@ -167,19 +253,23 @@ export class ConnectionManager {
       };
       const fail = (error: AmqpError) => {
         cleanup();
+        destroy(connection);
         log.connection('[%s] %s', id, error.message);
-        this.#emit(this.#closed ? 'closed' : 'idle', error);
         reject(error);
       };
       const timer = setTimeout(() => {
-        destroy(connection);
         fail(new OperationTimeoutError(`Connecting to ${target.display} took longer than ${connectTimeout} ms`));
       }, connectTimeout);
       removers.push(
         on(connection, 'connection_open', (context: EventContext) => {
           opened = true;
           clearTimeout(timer);
+          if (this.#closed) {
+            fail(new AmqpError(`The client for ${target.display} is closed`));
+            return;
+          }
           this.#connection = connection;
+          this.#removers = removers;
           this.#peer = readPeer(context.connection);
           log.connection('[%s] open (peer %s %s)', id, this.#peer.product ?? '?', this.#peer.version ?? '?');
           this.#emit('open');
@@ -201,29 +291,49 @@ export class ConnectionManager {
           }
         }),
       );
-      this.#removers = removers;
     });
   }
 
+  /** The open connection went away: tell the links, then reconnect or give up. */
   #lose(connection: Connection, cause: unknown, id: string): void {
     if (this.#connection !== connection) return;
     this.#connection = undefined;
     for (const remove of this.#removers) remove();
     this.#removers = [];
     destroy(connection);
-    const error = translate(cause ?? { message: 'the connection was closed by the peer' }, 'connection', this.#options.target.display);
+    const error = translate(cause ?? { message: 'the connection was closed by the peer' }, 'connection', this.#display());
     log.connection('[%s] lost: %s', id, error.message);
-    this.#emit(this.#closed ? 'closed' : 'idle', error);
-    for (const listener of [...this.#lostListeners]) listener(error);
+    const watchers = [...this.#watchers];
+    if (this.#options.reconnect === undefined || !error.retryable || this.#closed) {
+      this.#emit(this.#closed ? 'closed' : 'idle', error);
+      for (const watcher of watchers) watcher.failed(error);
+      return;
+    }
+    for (const watcher of watchers) watcher.lost(error);
+    // The next attempt starts at the next URL of the failover list.
+    this.#targetIndex = (this.#targetIndex + 1) % this.#options.targets.length;
+    this.#opening ??= this.#connect(error).finally(() => {
+      this.#opening = undefined;
+    });
+    this.#opening.then(
+      (restored) => {
+        for (const watcher of [...this.#watchers]) watcher.restored(restored);
+      },
+      (failure: AmqpError) => {
+        if (this.#closed) return; // a close we started: the close listeners complete the links
+        for (const watcher of [...this.#watchers]) watcher.failed(failure);
+      },
+    );
   }
 
   /**
-   * Closes the connection: sends close and waits up to `timeout` ms for the peer's answer, then
-   * destroys the socket. Idempotent.
+   * Closes the connection: lets links finish (until `timeout` ms), sends close and waits for the
+   * peer's answer, then destroys the socket. Stops any reconnect in progress. Idempotent.
    */
   async close(timeout: number): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#cancelWait?.();
     const opening = this.#opening;
     if (opening !== undefined) await opening.catch(() => undefined);
     const deadline = Date.now() + timeout;
@@ -249,7 +359,7 @@ export class ConnectionManager {
       });
       destroy(connection);
     }
-    this.#lostListeners.clear();
+    this.#watchers.clear();
     this.#emit('closed');
     this.#state.complete();
   }

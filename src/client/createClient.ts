@@ -1,6 +1,7 @@
 import { hostname as machineName } from 'node:os';
 import type { ClientState } from './ConnectionManager.js';
-import { ConnectionManager, type ConnectTarget } from './ConnectionManager.js';
+import { ConnectionManager, type ConnectTarget, type ReconnectPolicy } from './ConnectionManager.js';
+import { type BackoffOptions, delayFor, resolveBackoff } from '../policy/backoff.js';
 import { Client } from './Client.js';
 import { parseUrl } from '../config/parseUrl.js';
 import {
@@ -36,6 +37,19 @@ export interface TlsOptions {
 export interface ClientOptions {
   /** `amqp[s]://[user[:password]@]host[:port][/address]`; the path is the default address. */
   url?: string;
+  /**
+   * Peers to fail over between (C1): tried in order, round robin, moving to the next on every
+   * failed attempt. User and password may be in each URL or in `username`/`password`.
+   */
+  urls?: string[];
+  /**
+   * Reconnect after a lost connection or a failed attempt, with exponential backoff: 100 ms
+   * doubling to a 10 s cap, optional jitter and attempt limit (C1). Receivers re-attach and get
+   * their credit back (R4); unsettled sends are resent (S3). Authentication and authorization
+   * failures are never retried (C2). `false` turns it off.
+   * @default true
+   */
+  reconnect?: boolean | BackoffOptions;
   host?: string;
   /** @default 5672 for amqp, 5671 for amqps */
   port?: number;
@@ -61,6 +75,8 @@ export interface ClientOptions {
 
 const clientKeys = [
   'url',
+  'urls',
+  'reconnect',
   'host',
   'port',
   'scheme',
@@ -104,6 +120,43 @@ function resolveTls(value: unknown): Record<string, unknown> {
   };
 }
 
+interface Endpoint {
+  readonly option: string;
+  readonly scheme: 'amqp' | 'amqps';
+  readonly host: string;
+  readonly port: number;
+  readonly username?: string | undefined;
+  readonly password?: string | undefined;
+  readonly path?: string | undefined;
+}
+
+/** The peers to connect to, in failover order: `url`, `urls`, or `host`/`port`/`scheme`. */
+function resolveEndpoints(options: Record<string, unknown>): Endpoint[] {
+  const given = ['url', 'urls', 'host'].filter((key) => options[key] !== undefined);
+  if (given.length > 1) throw new ConfigError(given[1]!, `Give one of 'url', 'urls' or 'host', not ${given.join(' and ')}`);
+  if (options.url !== undefined || options.urls !== undefined) {
+    if (options.port !== undefined || options.scheme !== undefined) {
+      throw new ConfigError(options.port !== undefined ? 'port' : 'scheme', "'port' and 'scheme' go with 'host'; with a URL, put them in the URL");
+    }
+  }
+  if (options.url !== undefined) return [{ option: 'url', ...parseUrl(options.url as string, 'url') }];
+  if (options.urls !== undefined) {
+    const urls = options.urls;
+    if (!Array.isArray(urls) || urls.length === 0) invalid('urls', 'a non-empty array of URLs', urls);
+    return urls.map((url, i) => ({ option: `urls[${i}]`, ...parseUrl(url as string, `urls[${i}]`) }));
+  }
+  const host = optionalString(options.host, 'host') ?? invalid('url', "a URL, 'urls', or a 'host'", undefined);
+  const scheme = oneOf(options.scheme, 'scheme', ['amqp', 'amqps'], 'amqp');
+  return [{ option: 'host', scheme, host, port: integer(options.port, 'port', 1, 65535, scheme === 'amqps' ? 5671 : 5672) }];
+}
+
+/** `reconnect`: on by default (C1), with the shared backoff policy; `false` turns it off. */
+function resolveReconnect(value: unknown): ReconnectPolicy | undefined {
+  if (value === false) return undefined;
+  const policy = resolveBackoff(value === undefined || value === true ? {} : (value as BackoffOptions), 'reconnect');
+  return { delay: (attempt) => (attempt > policy.maxAttempts ? undefined : delayFor(policy, attempt)) };
+}
+
 function display(scheme: string, host: string, port: number, username: string | undefined): string {
   const user = username === undefined ? '' : `${encodeURIComponent(username)}:***@`;
   const h = host.includes(':') ? `[${host}]` : host;
@@ -129,62 +182,52 @@ export function createClient(urlOrOptions: string | ClientOptions): Client {
         ? urlOrOptions
         : invalid('options', 'a URL string or an options object', urlOrOptions);
   onlyKnownKeys(options, clientKeys, '');
-  let scheme: 'amqp' | 'amqps';
-  let host: string;
-  let port: number;
-  let username = optionalString(options.username, 'username');
-  let password = options.password === undefined ? undefined : typeof options.password === 'string' ? options.password : invalid('password', 'a string', typeof options.password);
-  let path: string | undefined;
-  if (options.url !== undefined) {
-    if (options.host !== undefined || options.port !== undefined || options.scheme !== undefined) {
-      throw new ConfigError('url', "Give either 'url' or 'host'/'port'/'scheme', not both");
-    }
-    const parsed = parseUrl(options.url as string, 'url');
-    ({ scheme, host, port } = parsed);
-    path = parsed.path;
-    if (parsed.username !== undefined) {
-      if (username !== undefined) throw new ConfigError('username', "The user name is given both in 'url' and in 'username'");
-      username = parsed.username;
-    }
-    if (parsed.password !== undefined) {
-      if (password !== undefined) throw new ConfigError('password', "The password is given both in 'url' and in 'password'");
-      password = parsed.password;
-    }
-  } else {
-    host = optionalString(options.host, 'host') ?? invalid('url', "a URL, or a 'host'", undefined);
-    scheme = oneOf(options.scheme, 'scheme', ['amqp', 'amqps'], 'amqp');
-    port = integer(options.port, 'port', 1, 65535, scheme === 'amqps' ? 5671 : 5672);
-  }
-  if (password !== undefined && username === undefined) {
-    throw new ConfigError('password', 'A password was given without a user name');
-  }
+  const username = optionalString(options.username, 'username');
+  const password =
+    options.password === undefined ? undefined : typeof options.password === 'string' ? options.password : invalid('password', 'a string', typeof options.password);
   const tls = resolveTls(options.tls);
-  if (options.tls !== undefined && scheme !== 'amqps') {
-    throw new ConfigError('tls', "TLS options were given but the scheme is 'amqp'; use an amqps:// URL or scheme: 'amqps'");
-  }
   const hostname = optionalString(options.hostname, 'hostname');
-  const target: ConnectTarget = {
-    scheme,
-    host,
-    port,
-    username,
-    password,
-    hostname,
-    tls: scheme === 'amqps' ? { servername: host, ...tls } : undefined,
-    display: display(scheme, host, port, username),
-  };
+  const endpoints = resolveEndpoints(options);
+  const targets = endpoints.map((endpoint, i): ConnectTarget => {
+    const user = endpoint.username ?? username;
+    const pass = endpoint.password ?? password;
+    if (endpoint.username !== undefined && username !== undefined) {
+      throw new ConfigError('username', `The user name is given both in '${endpoint.option}' and in 'username'`);
+    }
+    if (endpoint.password !== undefined && password !== undefined) {
+      throw new ConfigError('password', `The password is given both in '${endpoint.option}' and in 'password'`);
+    }
+    if (pass !== undefined && user === undefined) {
+      throw new ConfigError(i === 0 ? 'password' : `${endpoint.option}.password`, 'A password was given without a user name');
+    }
+    if (options.tls !== undefined && endpoint.scheme !== 'amqps') {
+      throw new ConfigError('tls', `TLS options were given but '${endpoint.option}' is amqp; use amqps:// or scheme: 'amqps'`);
+    }
+    return {
+      scheme: endpoint.scheme,
+      host: endpoint.host,
+      port: endpoint.port,
+      username: user,
+      password: pass,
+      hostname,
+      tls: endpoint.scheme === 'amqps' ? { servername: endpoint.host, ...tls } : undefined,
+      display: display(endpoint.scheme, endpoint.host, endpoint.port, user),
+    };
+  });
   const properties = optionalRecord(options.properties, 'properties') ?? {
     product: 'rhea-rx',
     platform: `Node.js ${process.version}`,
     host: machineName(),
   };
   const manager = new ConnectionManager({
-    target,
+    targets,
     containerId: optionalString(options.containerId, 'containerId'),
     connectTimeout: integer(options.connectTimeout, 'connectTimeout', 1, 2_147_483_647, 30_000),
     idleTimeout: optionalInteger(options.idleTimeout, 'idleTimeout', 0, 2_147_483_647),
     properties,
+    reconnect: resolveReconnect(options.reconnect),
   });
+  const path = endpoints[0]!.path;
   const closeTimeout = integer(options.closeTimeout, 'closeTimeout', 0, 2_147_483_647, 30_000);
   return new Client(manager, closeTimeout, path);
 }

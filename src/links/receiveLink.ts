@@ -44,7 +44,8 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
     const linkId = `${manager.id}/r${nextLinkId++}`;
     const credit = new CreditWindow(options.credit, options.creditBatch);
     const held = new Set<DeliveryImpl<T>>();
-    const removers: Array<() => void> = [];
+    const removers: Array<() => void> = []; //     client-level listeners, for the subscription's life
+    const linkRemovers: Array<() => void> = []; // listeners on the current link and session
     const presettled = options.settleMode === 'at-most-once';
     let receiver: Receiver | undefined;
     let session: Session | undefined;
@@ -142,7 +143,7 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
         ...(options.properties === undefined ? {} : { properties: options.properties }),
       } as Parameters<Session['open_receiver']>[0]);
       const link = receiver;
-      removers.push(
+      linkRemovers.push(
         on(link, 'message', onMessage),
         on(link, 'receiver_open', () => log.receiver('[%s] attached to %s', linkId, address)),
         on(link, 'receiver_error', () => fail(translate(link.error, 'link', address))),
@@ -165,15 +166,33 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
       refill();
     }
 
+    /** The link went with its connection: what the application holds is stale (R4). */
+    function dropLink(): void {
+      clearIdleTimer();
+      for (const delivery of held) delivery.markStale();
+      held.clear();
+      for (const remove of linkRemovers) remove();
+      linkRemovers.length = 0;
+      dispositions = undefined;
+      receiver = undefined;
+      session = undefined;
+      credit.held = 0; //          stale deliveries cannot be settled, so they hold no credit
+      credit.resetLinkCredit(); // rhea zeroes credit on a new link (rhea#326): grant it again
+    }
+
     removers.push(
-      manager.onLost((error) => {
-        // The old link is gone with its connection: what we hold is now stale (R4).
-        for (const delivery of held) delivery.markStale();
-        held.clear();
-        dispositions = undefined;
-        receiver = undefined;
-        session = undefined;
-        fail(error);
+      manager.watch({
+        lost: (error) => {
+          log.receiver('[%s] connection lost (%s); re-attaching to %s when it is back', linkId, error.message, address);
+          dropLink();
+        },
+        restored: (connection) => {
+          if (!closing) attach(connection);
+        },
+        failed: (error) => {
+          dropLink();
+          fail(error);
+        },
       }),
     );
 
@@ -198,7 +217,8 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
       dispositions?.flush(); //                               releases go out before the detach
       if (receiver !== undefined && !receiver.is_closed()) receiver.close(); // 3. detach, closed = true
       if (session !== undefined && !session.is_closed()) session.close(); //   and end its session
-      for (const remove of removers) remove(); //            4. no listener outlives us
+      for (const remove of [...linkRemovers, ...removers]) remove(); // 4. no listener outlives us
+      linkRemovers.length = 0;
       removers.length = 0;
       receiver = undefined;
       session = undefined;

@@ -21,6 +21,8 @@ interface Entry<T> {
   readonly seq: number;
   readonly input: T | OutgoingMessage<T>;
   readonly encoded: RheaMessage;
+  /** Sent again after a connection loss (S3): the peer may have it twice. */
+  resent?: boolean;
 }
 
 let nextLinkId = 1;
@@ -42,7 +44,8 @@ export class SendEngine<T> {
   #buffer: Array<Entry<T> | undefined> = [];
   #head = 0;
   readonly #inFlight = new Map<RheaDelivery, Entry<T>>();
-  readonly #removers: Array<() => void> = [];
+  readonly #removers: Array<() => void> = []; //     client-level listeners, for the engine's life
+  readonly #linkRemovers: Array<() => void> = []; // listeners on the current link and session
   #sender: Sender | undefined;
   #session: Session | undefined;
   #seq = 0;
@@ -76,7 +79,13 @@ export class SendEngine<T> {
 
   start(): void {
     this.#removers.push(
-      this.#manager.onLost((error) => this.#fail(error)),
+      this.#manager.watch({
+        lost: () => this.#requeueInFlight(),
+        restored: (connection) => {
+          if (!this.#ended) this.#attach(connection);
+        },
+        failed: (error) => this.#fail(error),
+      }),
       this.#manager.onClose((deadline) => this.#closeBy(deadline)),
     );
     this.#manager.acquire().then(
@@ -133,7 +142,8 @@ export class SendEngine<T> {
   dispose(): void {
     this.#ended = true;
     this.#onRoom = undefined;
-    for (const remove of this.#removers) remove();
+    for (const remove of [...this.#linkRemovers, ...this.#removers]) remove();
+    this.#linkRemovers.length = 0;
     this.#removers.length = 0;
     if (this.#sender !== undefined && !this.#sender.is_closed()) this.#sender.close();
     if (this.#session !== undefined && !this.#session.is_closed()) this.#session.close();
@@ -163,6 +173,27 @@ export class SendEngine<T> {
     }
   }
 
+  /**
+   * The link went with its connection: messages sent and not yet settled have no outcome and may
+   * or may not have reached the peer. They go back to the front of the buffer, in input order, to
+   * be sent again on the new link with `resent: true` (S3). rhea alone drops them.
+   */
+  #requeueInFlight(): void {
+    for (const remove of this.#linkRemovers) remove();
+    this.#linkRemovers.length = 0;
+    this.#sender = undefined;
+    this.#session = undefined;
+    this.#handed = 0; // the new link's delivery count starts at 0
+    const unconfirmed = [...this.#inFlight.values()].sort((a, b) => a.seq - b.seq);
+    this.#inFlight.clear();
+    for (const entry of unconfirmed) entry.resent = true;
+    const waiting: Entry<T>[] = [];
+    for (let i = this.#head; i < this.#buffer.length; i++) waiting.push(this.#buffer[i]!);
+    this.#buffer = [...unconfirmed, ...waiting];
+    this.#head = 0;
+    log.sender('[%s/%s] connection lost: %d message(s) to send again', this.#manager.id, this.#linkId, unconfirmed.length);
+  }
+
   #attach(connection: Connection): void {
     const session = connection.create_session();
     session.begin();
@@ -180,7 +211,7 @@ export class SendEngine<T> {
     this.#sender = sender;
     const address = this.#address;
     const outcome = (state: OutcomeState) => (context: EventContext) => this.#settle(context.delivery!, state);
-    this.#removers.push(
+    this.#linkRemovers.push(
       on(sender, 'sendable', () => this.#pump()),
       on(sender, 'sender_open', () => {
         log.sender('[%s/%s] attached to %s', this.#manager.id, this.#linkId, address);
@@ -260,7 +291,7 @@ export class SendEngine<T> {
         state,
         message: entry.input,
         error: { condition: error.condition ?? 'amqp:internal-error', description: error.description },
-        resent: false,
+        resent: entry.resent === true,
       };
     } else if (state === 'modified') {
       outcome = {
@@ -271,10 +302,10 @@ export class SendEngine<T> {
           undeliverableHere: remote?.undeliverable_here === true,
           annotations: remote?.message_annotations as Record<string, unknown> | undefined,
         },
-        resent: false,
+        resent: entry.resent === true,
       };
     } else {
-      outcome = { state, message: entry.input, resent: false };
+      outcome = { state, message: entry.input, resent: entry.resent === true };
     }
     this.#sink.next(outcome);
     this.#pump();

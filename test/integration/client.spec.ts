@@ -87,9 +87,9 @@ describe('createClient against EmbeddedBroker', () => {
     await waitFor(() => broker.queueDepth('q') === 2, 'the held deliveries released');
   });
 
-  it('a connection drop errors the streams with a retryable ConnectionLostError', async () => {
+  it('with reconnect off, a connection drop errors the streams with a retryable ConnectionLostError', async () => {
     const broker = await env.start();
-    const client = env.client();
+    const client = env.client({ reconnect: false });
     const errors: unknown[] = [];
     client.receive('q').subscribe({ error: (e) => errors.push(e) });
     await waitFor(() => broker.linkCount('q').senders === 1, 'the receiver');
@@ -177,8 +177,8 @@ describe('bad input', () => {
     expect(sendError.unsettled).toEqual([1, 2]);
   });
 
-  it('an unreachable peer is a retryable ConnectionLostError', async () => {
-    const client = createClient({ url: 'amqp://127.0.0.1:1', connectTimeout: 2000 });
+  it('with reconnect off, an unreachable peer is a retryable ConnectionLostError', async () => {
+    const client = createClient({ url: 'amqp://127.0.0.1:1', connectTimeout: 2000, reconnect: false });
     const error = await firstValueFrom(client.receive('q')).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConnectionLostError);
     expect((error as ConnectionLostError).retryable).toBe(true);

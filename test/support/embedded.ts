@@ -19,7 +19,7 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
  */
 export function useBroker(): {
   start(options?: EmbeddedBrokerOptions): Promise<EmbeddedBroker>;
-  client(options?: Omit<ClientOptions, 'url'> & { url?: string }): Client;
+  client(options?: ClientOptions): Client;
 } {
   const brokers: EmbeddedBroker[] = [];
   const clients: Client[] = [];
@@ -40,7 +40,7 @@ export function useBroker(): {
       const broker = brokers.at(-1);
       const url = options.url ?? broker?.url;
       if (url === undefined) throw new Error('start a broker first');
-      const client = createClient({ ...options, url });
+      const client = createClient(options.urls === undefined ? { ...options, url } : options);
       clients.push(client);
       return client;
     },
