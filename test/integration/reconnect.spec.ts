@@ -1,4 +1,4 @@
-import { firstValueFrom, lastValueFrom, Subject, toArray } from 'rxjs';
+import { firstValueFrom, lastValueFrom, Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
   AuthenticationError,
