@@ -36,13 +36,19 @@ export interface PeerInfo {
   readonly maxFrameSize: number | undefined;
 }
 
+/** One SASL mechanism the client may use, with what it needs. */
+export type SaslMechanism =
+  | { readonly name: 'PLAIN'; readonly username: string; readonly password: string }
+  | { readonly name: 'ANONYMOUS'; readonly username: string }
+  | { readonly name: 'EXTERNAL' };
+
 /** How to reach one peer, already validated. */
 export interface ConnectTarget {
   readonly scheme: 'amqp' | 'amqps';
   readonly host: string;
   readonly port: number;
-  readonly username?: string | undefined;
-  readonly password?: string | undefined;
+  /** The mechanisms the client may negotiate; undefined for no SASL layer. */
+  readonly sasl: readonly SaslMechanism[] | undefined;
   /** The open frame's hostname (a virtual host), when it differs from `host`. */
   readonly hostname?: string | undefined;
   /** TLS options handed to `tls.connect` for amqps. */
@@ -231,8 +237,7 @@ export class ConnectionManager {
       port: target.port,
       reconnect: false,
       ...(target.hostname === undefined ? {} : { hostname: target.hostname }),
-      ...(target.username === undefined ? {} : { username: target.username }),
-      ...(target.password === undefined ? {} : { password: target.password }),
+      ...(target.sasl === undefined ? {} : { sasl_mechanisms: saslMechanisms(target.sasl) }),
       ...(idleTimeout === undefined ? {} : { idle_time_out: idleTimeout }),
       ...(properties === undefined ? {} : { properties }),
       ...(target.scheme === 'amqps' ? { transport: 'tls', ...target.tls } : {}),
@@ -363,6 +368,17 @@ export class ConnectionManager {
     this.#emit('closed');
     this.#state.complete();
   }
+}
+
+/** rhea's client-side SASL table with exactly the mechanisms allowed; the peer's order picks one. */
+function saslMechanisms(allowed: readonly SaslMechanism[]): unknown {
+  const mechanisms = (rhea as unknown as { sasl: { client_mechanisms(): Record<string, (...args: string[]) => void> } }).sasl.client_mechanisms();
+  for (const m of allowed) {
+    if (m.name === 'PLAIN') mechanisms.enable_plain!(m.username, m.password);
+    else if (m.name === 'ANONYMOUS') mechanisms.enable_anonymous!(m.username);
+    else mechanisms.enable_external!();
+  }
+  return mechanisms;
 }
 
 function destroy(connection: Connection): void {

@@ -1,8 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { hostname as machineName } from 'node:os';
-import type { ClientState } from './ConnectionManager.js';
-import { ConnectionManager, type ConnectTarget, type ReconnectPolicy } from './ConnectionManager.js';
-import { type BackoffOptions, delayFor, resolveBackoff } from '../policy/backoff.js';
-import { Client } from './Client.js';
+import { findConnectJson, loadConnectJson } from '../config/connectJson.js';
+import { isConnectionString, parseConnectionString } from '../config/connectionString.js';
 import { parseUrl } from '../config/parseUrl.js';
 import {
   integer,
@@ -14,26 +14,48 @@ import {
   optionalInteger,
   optionalRecord,
   optionalString,
+  optionalStrings,
 } from '../config/validate.js';
 import { ConfigError } from '../errors/errors.js';
+import { log } from '../log.js';
+import { type BackoffOptions, delayFor, resolveBackoff } from '../policy/backoff.js';
+import { Client } from './Client.js';
+import type { ClientState } from './ConnectionManager.js';
+import { ConnectionManager, type ConnectTarget, type ReconnectPolicy, type SaslMechanism } from './ConnectionManager.js';
 
-/** TLS settings for `amqps` connections. */
+/** TLS settings for `amqps` connections. Certificates and keys are PEM text, Buffers, or paths to PEM files. */
 export interface TlsOptions {
-  /** Trusted CA certificates (PEM), replacing Node's default list. */
+  /** Trusted CA certificates, replacing Node's default list. */
   ca?: string | Buffer | Array<string | Buffer>;
-  /** The client certificate (PEM), for mutual TLS. */
+  /** The client certificate, for mutual TLS and SASL EXTERNAL. */
   cert?: string | Buffer;
-  /** The client private key (PEM). */
+  /** The client private key. */
   key?: string | Buffer;
   /** The passphrase of `key`. */
   passphrase?: string;
-  /** The server name for SNI and certificate checks. @default the host */
+  /** The server name for SNI and the certificate check. @default the host */
   servername?: string;
-  /** Verify the server's certificate. Turning it off is logged as a warning. @default true */
+  /** Verify the server's certificate. Turning it off emits a process warning. @default true */
   verify?: boolean;
 }
 
-/** Options of {@link createClient}. Give `url`, or `host` (with `port`, `scheme`, `username`, `password`). */
+/** SASL settings. */
+export interface SaslOptions {
+  /**
+   * The mechanisms that may be negotiated, e.g. `['PLAIN']` (Qpid Proton's `allowed_mechs`):
+   * `PLAIN` (user and password), `ANONYMOUS`, `EXTERNAL` (the TLS client certificate).
+   * @default PLAIN with a user and password, ANONYMOUS with only a user, EXTERNAL with a client certificate
+   */
+  mechanisms?: Array<'PLAIN' | 'ANONYMOUS' | 'EXTERNAL'>;
+  /**
+   * Allow PLAIN over an unencrypted connection to a host that is not loopback. Off, so a password
+   * never crosses a network in clear text by accident.
+   * @default false
+   */
+  allowInsecure?: boolean;
+}
+
+/** Options of {@link createClient}. Give `url`, `urls`, or `host` (with `port`, `scheme`, `username`, `password`). */
 export interface ClientOptions {
   /** `amqp[s]://[user[:password]@]host[:port][/address]`; the path is the default address. */
   url?: string;
@@ -42,6 +64,25 @@ export interface ClientOptions {
    * failed attempt. User and password may be in each URL or in `username`/`password`.
    */
   urls?: string[];
+  host?: string;
+  /** @default 5672 for amqp, 5671 for amqps */
+  port?: number;
+  /** @default 'amqp' */
+  scheme?: 'amqp' | 'amqps';
+  username?: string;
+  password?: string;
+  /** The default address for `receive`, `send` and `sendFrom` (a URL's path sets it too). */
+  address?: string;
+  /** The hostname in the open frame (a virtual host, e.g. `vhost:name` on RabbitMQ). @default the host */
+  hostname?: string;
+  /** The AMQP container id. @default a generated UUID */
+  containerId?: string;
+  /** How long one connection attempt may take, in milliseconds. @default 30000 */
+  connectTimeout?: number;
+  /** How long `close()` waits for outcomes and the peer's close, in milliseconds. @default 30000 */
+  closeTimeout?: number;
+  /** Idle timeout announced to the peer, in milliseconds (heartbeats at half of it). @default none */
+  idleTimeout?: number;
   /**
    * Reconnect after a lost connection or a failed attempt, with exponential backoff: 100 ms
    * doubling to a 10 s cap, optional jitter and attempt limit (C1). Receivers re-attach and get
@@ -50,74 +91,89 @@ export interface ClientOptions {
    * @default true
    */
   reconnect?: boolean | BackoffOptions;
-  host?: string;
-  /** @default 5672 for amqp, 5671 for amqps */
-  port?: number;
-  /** @default 'amqp' */
-  scheme?: 'amqp' | 'amqps';
-  username?: string;
-  password?: string;
-  /** The hostname in the open frame (a virtual host, e.g. `vhost:name` on RabbitMQ). @default the host */
-  hostname?: string;
-  /** The AMQP container id. @default a generated unique id */
-  containerId?: string;
-  /** How long connecting may take, in milliseconds. @default 30000 */
-  connectTimeout?: number;
-  /** How long `close()` waits for outcomes and the peer's close, in milliseconds. @default 30000 */
-  closeTimeout?: number;
-  /** Idle timeout announced to the peer, in milliseconds (heartbeats at half of it). @default none */
-  idleTimeout?: number;
   /** TLS settings for amqps. */
   tls?: TlsOptions;
-  /** Properties sent in the open frame. @default `{ product: 'rhea-rx' }` and the platform */
+  /** SASL settings. */
+  sasl?: SaslOptions;
+  /** Properties sent in the open frame. @default `{ product: 'rhea-rx', platform, host }` */
   properties?: Record<string, unknown>;
 }
 
 const clientKeys = [
   'url',
   'urls',
-  'reconnect',
   'host',
   'port',
   'scheme',
   'username',
   'password',
+  'address',
   'hostname',
   'containerId',
   'connectTimeout',
   'closeTimeout',
   'idleTimeout',
+  'reconnect',
   'tls',
+  'sasl',
   'properties',
 ];
 const tlsKeys = ['ca', 'cert', 'key', 'passphrase', 'servername', 'verify'];
+const saslKeys = ['mechanisms', 'allowInsecure'];
+const mechanismNames = ['PLAIN', 'ANONYMOUS', 'EXTERNAL'] as const;
 
-function pem(value: unknown, path: string): void {
-  if (value === undefined) return;
-  const ok = (v: unknown) => typeof v === 'string' || Buffer.isBuffer(v);
-  if (!(ok(value) || (Array.isArray(value) && path.endsWith('.ca') && value.every(ok)))) {
-    invalid(path, 'a PEM string or Buffer', value);
+/** A PEM value: text or a Buffer as given, or the content of the file a string names. */
+function pem(value: unknown, path: string): string | Buffer | undefined {
+  if (value === undefined) return undefined;
+  if (Buffer.isBuffer(value)) return value;
+  if (typeof value !== 'string' || value.length === 0) invalid(path, 'PEM text, a Buffer, or a path to a PEM file', value);
+  if (value.includes('-----BEGIN')) return value;
+  try {
+    return readFileSync(value);
+  } catch (error) {
+    throw new ConfigError(path, `Invalid option '${path}': cannot read the file '${value}' (${(error as NodeJS.ErrnoException).code ?? 'error'})`, {
+      cause: error,
+    });
   }
 }
 
-function resolveTls(value: unknown): Record<string, unknown> {
-  if (value === undefined) return {};
+function resolveTls(value: unknown, where: string): Record<string, unknown> {
+  if (value === undefined) return { rejectUnauthorized: true };
   if (!isPlainObject(value)) invalid('tls', 'an options object', value);
   onlyKnownKeys(value, tlsKeys, 'tls');
-  pem(value.ca, 'tls.ca');
-  pem(value.cert, 'tls.cert');
-  pem(value.key, 'tls.key');
+  const ca = Array.isArray(value.ca) ? value.ca.map((c, i) => pem(c, `tls.ca[${i}]`)) : pem(value.ca, 'tls.ca');
+  const cert = pem(value.cert, 'tls.cert');
+  const key = pem(value.key, 'tls.key');
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new ConfigError(cert === undefined ? 'tls.cert' : 'tls.key', "A client certificate needs both 'tls.cert' and 'tls.key'");
+  }
   const passphrase = optionalString(value.passphrase, 'tls.passphrase');
   const servername = optionalString(value.servername, 'tls.servername');
   const verify = optionalBoolean(value.verify, 'tls.verify') ?? true;
+  if (!verify) {
+    process.emitWarning(`TLS certificate verification is off for ${where}: the connection can be intercepted`, {
+      code: 'RHEA_RX_TLS_VERIFY_OFF',
+    });
+  }
   return {
-    ...(value.ca === undefined ? {} : { ca: value.ca }),
-    ...(value.cert === undefined ? {} : { cert: value.cert }),
-    ...(value.key === undefined ? {} : { key: value.key }),
+    ...(ca === undefined ? {} : { ca }),
+    ...(cert === undefined ? {} : { cert, key }),
     ...(passphrase === undefined ? {} : { passphrase }),
     ...(servername === undefined ? {} : { servername }),
     rejectUnauthorized: verify,
   };
+}
+
+function isLoopback(host: string): boolean {
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1' || host === '0:0:0:0:0:0:0:1';
+}
+
+function display(scheme: string, host: string, port: number, username: string | undefined): string {
+  const user = username === undefined ? '' : `${encodeURIComponent(username)}:***@`;
+  const h = host.includes(':') ? `[${host}]` : host;
+  return `${scheme}://${user}${h}:${port}`;
 }
 
 interface Endpoint {
@@ -134,10 +190,8 @@ interface Endpoint {
 function resolveEndpoints(options: Record<string, unknown>): Endpoint[] {
   const given = ['url', 'urls', 'host'].filter((key) => options[key] !== undefined);
   if (given.length > 1) throw new ConfigError(given[1]!, `Give one of 'url', 'urls' or 'host', not ${given.join(' and ')}`);
-  if (options.url !== undefined || options.urls !== undefined) {
-    if (options.port !== undefined || options.scheme !== undefined) {
-      throw new ConfigError(options.port !== undefined ? 'port' : 'scheme', "'port' and 'scheme' go with 'host'; with a URL, put them in the URL");
-    }
+  if ((options.url !== undefined || options.urls !== undefined) && (options.port !== undefined || options.scheme !== undefined)) {
+    throw new ConfigError(options.port !== undefined ? 'port' : 'scheme', "'port' and 'scheme' go with 'host'; with a URL, put them in the URL");
   }
   if (options.url !== undefined) return [{ option: 'url', ...parseUrl(options.url as string, 'url') }];
   if (options.urls !== undefined) {
@@ -157,16 +211,112 @@ function resolveReconnect(value: unknown): ReconnectPolicy | undefined {
   return { delay: (attempt) => (attempt > policy.maxAttempts ? undefined : delayFor(policy, attempt)) };
 }
 
-function display(scheme: string, host: string, port: number, username: string | undefined): string {
-  const user = username === undefined ? '' : `${encodeURIComponent(username)}:***@`;
-  const h = host.includes(':') ? `[${host}]` : host;
-  return `${scheme}://${user}${h}:${port}`;
+/**
+ * The SASL mechanisms one peer may negotiate, or undefined for no SASL layer. Refuses PLAIN in
+ * clear text to a host that is not loopback unless `allowInsecure` (the password never crosses a
+ * network unencrypted by accident).
+ */
+function resolveSasl(value: unknown, endpoint: Endpoint, user: string | undefined, pass: string | undefined, clientCert: boolean): SaslMechanism[] | undefined {
+  let allowInsecure = false;
+  let mechanisms: string[] | undefined;
+  if (value !== undefined) {
+    if (!isPlainObject(value)) invalid('sasl', 'an options object', value);
+    onlyKnownKeys(value, saslKeys, 'sasl');
+    mechanisms = optionalStrings(value.mechanisms, 'sasl.mechanisms')?.map((m) => m.toUpperCase());
+    for (const m of mechanisms ?? []) {
+      if (!(mechanismNames as readonly string[]).includes(m)) invalid('sasl.mechanisms', `mechanisms from ${mechanismNames.join(', ')}`, m);
+    }
+    if (mechanisms?.length === 0) invalid('sasl.mechanisms', 'at least one mechanism (leave it out for the defaults)', []);
+    allowInsecure = optionalBoolean(value.allowInsecure, 'sasl.allowInsecure') ?? false;
+  }
+  const chosen: SaslMechanism[] = [];
+  const wanted = mechanisms ?? [
+    ...(user !== undefined && pass !== undefined ? ['PLAIN'] : []),
+    ...(user !== undefined && pass === undefined ? ['ANONYMOUS'] : []),
+    ...(clientCert && endpoint.scheme === 'amqps' ? ['EXTERNAL'] : []),
+  ];
+  for (const name of wanted) {
+    if (name === 'PLAIN') {
+      if (user === undefined || pass === undefined) {
+        throw new ConfigError('sasl.mechanisms', `SASL PLAIN needs a user name and a password, and '${endpoint.option}' has ${user === undefined ? 'no user' : 'no password'}`);
+      }
+      if (endpoint.scheme === 'amqp' && !isLoopback(endpoint.host) && !allowInsecure) {
+        throw new ConfigError(
+          'sasl.allowInsecure',
+          `Refusing to send a password in clear text to ${endpoint.host}: use amqps://, or set sasl.allowInsecure: true if the network is trusted`,
+        );
+      }
+      chosen.push({ name, username: user, password: pass });
+    } else if (name === 'ANONYMOUS') {
+      chosen.push({ name, username: user ?? 'anonymous' });
+    } else {
+      if (!clientCert || endpoint.scheme !== 'amqps') {
+        throw new ConfigError('sasl.mechanisms', 'SASL EXTERNAL needs an amqps connection with a client certificate (tls.cert and tls.key)');
+      }
+      chosen.push({ name: 'EXTERNAL' });
+    }
+  }
+  return chosen.length === 0 ? undefined : chosen;
+}
+
+/** The options an argument-less `createClient()` reads from `connect.json` (Qpid Proton's file configuration). */
+function fromConnectJson(): Record<string, unknown> {
+  const path = findConnectJson();
+  if (path === undefined) {
+    throw new ConfigError(
+      'url',
+      'createClient() was given no URL or options, and no connect.json was found ($MESSAGING_CONNECT_FILE, ./connect.json, ~/.config/messaging/connect.json, /etc/messaging/connect.json)',
+    );
+  }
+  const config = loadConnectJson(path);
+  log.connection('using %s', config.source);
+  return {
+    scheme: config.scheme,
+    host: config.host,
+    port: config.port,
+    ...(config.user === undefined ? {} : { username: config.user }),
+    ...(config.password === undefined ? {} : { password: config.password }),
+    ...(config.sasl.mechanisms === undefined && config.sasl.allowInsecure === undefined
+      ? {}
+      : {
+          sasl: {
+            ...(config.sasl.mechanisms === undefined ? {} : { mechanisms: config.sasl.mechanisms }),
+            ...(config.sasl.allowInsecure === undefined ? {} : { allowInsecure: config.sasl.allowInsecure }),
+          },
+        }),
+    ...(config.scheme === 'amqps'
+      ? {
+          tls: {
+            ...(config.tls.ca === undefined ? {} : { ca: config.tls.ca }),
+            ...(config.tls.cert === undefined ? {} : { cert: config.tls.cert }),
+            ...(config.tls.key === undefined ? {} : { key: config.tls.key }),
+            verify: config.tls.verify,
+          },
+        }
+      : {}),
+  };
+}
+
+/** The options an Azure Service Bus connection string stands for: amqps on 5671, SASL PLAIN (seed 000). */
+function fromConnectionString(text: string): Record<string, unknown> {
+  const parsed = parseConnectionString(text);
+  return {
+    scheme: 'amqps',
+    host: parsed.host,
+    port: 5671,
+    username: parsed.sharedAccessKeyName,
+    password: parsed.sharedAccessKey,
+    sasl: { mechanisms: ['PLAIN'] },
+    ...(parsed.entityPath === undefined ? {} : { address: parsed.entityPath }),
+  };
 }
 
 /**
- * Makes a client for one AMQP 1.0 peer. Nothing is connected until the first link is used.
+ * Makes a client for an AMQP 1.0 peer. Nothing is connected until the first link is used.
  *
- * @param urlOrOptions - A URL (`amqps://user:pass@host:5671/queue`) or {@link ClientOptions}.
+ * @param urlOrOptions - A URL (`amqps://user:pass@host:5671/queue`), an Azure Service Bus
+ *   connection string (`Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=…`),
+ *   {@link ClientOptions}, or nothing: then the Qpid Proton `connect.json` file is used.
  * @returns A {@link Client}; all its links share one connection.
  * @throws {@link ConfigError} at once for a malformed URL or an unknown or invalid option; the
  *   message names the part and never contains the password.
@@ -174,41 +324,43 @@ function display(scheme: string, host: string, port: number, username: string | 
  * const client = createClient('amqp://localhost:5672');
  * client.receive('orders').subscribe((d) => d.accept());
  */
-export function createClient(urlOrOptions: string | ClientOptions): Client {
+export function createClient(urlOrOptions?: string | ClientOptions): Client {
   const options: Record<string, unknown> =
-    typeof urlOrOptions === 'string'
-      ? { url: urlOrOptions }
-      : isPlainObject(urlOrOptions)
-        ? urlOrOptions
-        : invalid('options', 'a URL string or an options object', urlOrOptions);
+    urlOrOptions === undefined
+      ? fromConnectJson()
+      : typeof urlOrOptions === 'string'
+        ? isConnectionString(urlOrOptions)
+          ? fromConnectionString(urlOrOptions)
+          : { url: urlOrOptions }
+        : isPlainObject(urlOrOptions)
+          ? urlOrOptions
+          : invalid('options', 'a URL, a connection string or an options object', urlOrOptions);
   onlyKnownKeys(options, clientKeys, '');
   const username = optionalString(options.username, 'username');
   const password =
     options.password === undefined ? undefined : typeof options.password === 'string' ? options.password : invalid('password', 'a string', typeof options.password);
-  const tls = resolveTls(options.tls);
   const hostname = optionalString(options.hostname, 'hostname');
   const endpoints = resolveEndpoints(options);
-  const targets = endpoints.map((endpoint, i): ConnectTarget => {
-    const user = endpoint.username ?? username;
-    const pass = endpoint.password ?? password;
+  if (options.tls !== undefined && endpoints.some((e) => e.scheme !== 'amqps')) {
+    throw new ConfigError('tls', "TLS options were given but the scheme is amqp; use amqps:// or scheme: 'amqps'");
+  }
+  const tls = endpoints.some((e) => e.scheme === 'amqps') ? resolveTls(options.tls, endpoints.map((e) => e.host).join(', ')) : undefined;
+  const clientCert = tls?.cert !== undefined;
+  const targets = endpoints.map((endpoint): ConnectTarget => {
     if (endpoint.username !== undefined && username !== undefined) {
       throw new ConfigError('username', `The user name is given both in '${endpoint.option}' and in 'username'`);
     }
     if (endpoint.password !== undefined && password !== undefined) {
       throw new ConfigError('password', `The password is given both in '${endpoint.option}' and in 'password'`);
     }
-    if (pass !== undefined && user === undefined) {
-      throw new ConfigError(i === 0 ? 'password' : `${endpoint.option}.password`, 'A password was given without a user name');
-    }
-    if (options.tls !== undefined && endpoint.scheme !== 'amqps') {
-      throw new ConfigError('tls', `TLS options were given but '${endpoint.option}' is amqp; use amqps:// or scheme: 'amqps'`);
-    }
+    const user = endpoint.username ?? username;
+    const pass = endpoint.password ?? password;
+    if (pass !== undefined && user === undefined) throw new ConfigError('password', 'A password was given without a user name');
     return {
       scheme: endpoint.scheme,
       host: endpoint.host,
       port: endpoint.port,
-      username: user,
-      password: pass,
+      sasl: resolveSasl(options.sasl, endpoint, user, pass, clientCert),
       hostname,
       tls: endpoint.scheme === 'amqps' ? { servername: endpoint.host, ...tls } : undefined,
       display: display(endpoint.scheme, endpoint.host, endpoint.port, user),
@@ -227,9 +379,9 @@ export function createClient(urlOrOptions: string | ClientOptions): Client {
     properties,
     reconnect: resolveReconnect(options.reconnect),
   });
-  const path = endpoints[0]!.path;
   const closeTimeout = integer(options.closeTimeout, 'closeTimeout', 0, 2_147_483_647, 30_000);
-  return new Client(manager, closeTimeout, path);
+  const address = optionalString(options.address, 'address') ?? endpoints[0]!.path;
+  return new Client(manager, closeTimeout, address);
 }
 
 export type { ClientState };
