@@ -11,3 +11,4 @@ export {
   type StoredMessage,
 } from './EmbeddedBroker.js';
 export { type FakeDelivery, type FakeDeliveryOptions, fakeDelivery } from './fakeDelivery.js';
+export { FaultProxy, type FaultProxyOptions } from './FaultProxy.js';

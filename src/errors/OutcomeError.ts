@@ -1,0 +1,28 @@
+import type { Outcome } from '../delivery/Outcome.js';
+import { AmqpError, type AmqpErrorOptions } from './AmqpError.js';
+
+/**
+ * The peer settled a sent message with an outcome the application does not accept as success —
+ * by default `rejected` (raised by the `throwOnRejected` operator). `outcome` is the whole outcome,
+ * with the message as it was given to `send`; `condition` and `description` are the peer's error,
+ * where it sent one.
+ *
+ * `retryable` says whether sending the same message again can succeed: not after `rejected` (the
+ * peer found it invalid), nor after `modified` with `undeliverableHere`; yes after `released` or
+ * another `modified` (the peer did not process it).
+ */
+export class OutcomeError<T = unknown> extends AmqpError {
+  override readonly name = 'OutcomeError';
+  /** The outcome that was not allowed. */
+  readonly outcome: Outcome<T>;
+
+  constructor(message: string, outcome: Outcome<T>, options: AmqpErrorOptions = {}) {
+    super(message, {
+      condition: outcome.error?.condition,
+      description: outcome.error?.description,
+      retryable: outcome.state === 'released' || (outcome.state === 'modified' && outcome.modified?.undeliverableHere !== true),
+      ...options,
+    });
+    this.outcome = outcome;
+  }
+}
