@@ -30,3 +30,5 @@ export {
   OperationTimeoutError,
   SendFailedError,
 } from './errors/errors.js';
+export { type BackoffOptions, delayFor, type ResolvedBackoff, resolveBackoff } from './policy/backoff.js';
+export { OutcomeError } from './errors/OutcomeError.js';
