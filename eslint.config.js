@@ -41,7 +41,7 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { paths: [rheaOnlyInLinks] }] },
   },
   {
-    files: ['examples/**', 'bench/**', 'scripts/**', 'test/support/countReporter.ts', 'test/support/globalSetup.ts'],
+    files: ['examples/**', 'bench/**', 'scripts/**', 'test/**'],
     rules: { 'no-console': 'off' },
   },
 );
