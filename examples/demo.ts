@@ -78,11 +78,10 @@ async function main(): Promise<void> {
   const receiveMs = performance.now() - t0;
   console.log(`received  accepted ${settled.accepted}, modified ${settled.modified} (handler failures), redelivered ${redeliveries}`);
   console.log(`          in ${receiveMs.toFixed(0)} ms (${rate(settled.accepted + settled.modified, receiveMs)}); at most ${maxHeld} in the handler, credit ${CREDIT}`);
+  await client.close(); // waits for the last settlements to reach the broker
   if (broker) {
     console.log(`broker    queue depth ${broker.queueDepth(QUEUE)}, unsettled ${broker.unsettledCount(QUEUE)}`);
   }
-
-  await client.close();
   await broker?.stop();
   const lost = TOTAL - settled.accepted;
   console.log(lost === 0 ? 'result    every order processed, none lost' : `result    ${lost} orders not processed`);
