@@ -15,6 +15,13 @@
 # of different checkouts never share one); nodes meant to form a cluster share one by setting the
 # same RABBITMQ_EPMD_PORT (e.g. 4369). epmd is stopped by PID after the last node using it stops.
 # With BROKER_OWNER_PID set, start records it in .brokers/rabbit-PORT/owner.pid (see globalSetup).
+#
+# TLS (optional): with RABBITMQ_TLS_PORT set, start also opens an amqps listener on
+# 127.0.0.1:RABBITMQ_TLS_PORT with the PEM files RABBITMQ_TLS_CA, RABBITMQ_TLS_CERT and RABBITMQ_TLS_KEY
+# (copied into .brokers/rabbit-PORT/tls, so the originals may go once the node is up). Clients are not
+# asked for a certificate. Without RABBITMQ_TLS_PORT nothing changes. For example:
+#   RABBITMQ_TLS_PORT=5699 RABBITMQ_TLS_CA=ca.pem RABBITMQ_TLS_CERT=server.pem RABBITMQ_TLS_KEY=server.key \
+#     scripts/rabbitmq.sh start 5698
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -111,6 +118,15 @@ start() {
   fi
   port_busy "$PORT" && die "port $PORT is already in use (ss -ltnp 'sport = :$PORT')"
   port_busy $((PORT + 20000)) && die "Erlang distribution port $((PORT + 20000)) is already in use"
+  local tls_port="${RABBITMQ_TLS_PORT:-}" f
+  if [[ -n "$tls_port" ]]; then
+    [[ "$tls_port" =~ ^[0-9]+$ && "$tls_port" != "$PORT" ]] ||
+      die "RABBITMQ_TLS_PORT must be a port number other than $PORT, got '$tls_port'"
+    port_busy "$tls_port" && die "TLS port $tls_port is already in use"
+    for f in RABBITMQ_TLS_CA RABBITMQ_TLS_CERT RABBITMQ_TLS_KEY; do
+      [[ -n "${!f:-}" && -r "${!f}" ]] || die "RABBITMQ_TLS_PORT is set, so $f must name a readable PEM file (got '${!f:-}')"
+    done
+  fi
   if port_busy "$EPMD_PORT" && [[ "$(ps -o comm= -p "$(epmd_listener_pid)" 2>/dev/null)" != epmd ]]; then
     die "epmd port $EPMD_PORT is in use by something else than epmd"
   fi
@@ -129,6 +145,22 @@ amqp1_0.default_vhost = /
 log.console = false
 log.file.level = info
 EOF
+  if [[ -n "$tls_port" ]]; then
+    mkdir -p "$DIR/tls"
+    cp "$RABBITMQ_TLS_CA" "$DIR/tls/ca.pem"
+    cp "$RABBITMQ_TLS_CERT" "$DIR/tls/cert.pem"
+    cp "$RABBITMQ_TLS_KEY" "$DIR/tls/key.pem"
+    chmod 600 "$DIR/tls/key.pem"
+    cat >> "$DIR/rabbitmq.conf" <<EOF
+listeners.ssl.1 = 127.0.0.1:$tls_port
+ssl_options.cacertfile = $DIR/tls/ca.pem
+ssl_options.certfile = $DIR/tls/cert.pem
+ssl_options.keyfile = $DIR/tls/key.pem
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
+EOF
+    echo "$tls_port" > "$DIR/tls.port"
+  fi
   echo '[rabbitmq_amqp1_0].' > "$DIR/enabled_plugins"
   : > "$DIR/rabbitmq-env.conf"
   echo "$EPMD_PORT" > "$DIR/epmd.port"
@@ -166,6 +198,20 @@ EOF
     local epmd
     epmd="$(epmd_listener_pid)"
     [[ -n "$epmd" ]] && echo "$epmd" > "$DIR/epmd.pid"
+  fi
+  if [[ -n "$tls_port" ]]; then
+    # The TLS listener opens with the plain one; give it a moment in case it trails.
+    local i
+    for ((i = 0; i < 100; i++)); do
+      port_busy "$tls_port" && break
+      sleep 0.05
+    done
+    if ! port_busy "$tls_port"; then
+      log "node $NODE did not open its TLS listener on $tls_port; see $DIR/log"
+      stop_node
+      exit 1
+    fi
+    log "node $NODE also listens on amqps://127.0.0.1:$tls_port"
   fi
   log "node $NODE ready on amqp://127.0.0.1:$PORT in $(($(now_ms) - t0)) ms (pid $pid) $out"
   echo "$out"
@@ -243,7 +289,9 @@ case "$cmd" in
   status)
     pid="$(beam_pid)"
     if [[ -n "$pid" ]]; then
-      echo "running: $NODE pid $pid amqp://127.0.0.1:$PORT"
+      tls=""
+      [[ -f "$DIR/tls.port" ]] && tls=" amqps://127.0.0.1:$(tr -dc '0-9' < "$DIR/tls.port")"
+      echo "running: $NODE pid $pid amqp://127.0.0.1:$PORT$tls"
     else
       echo "stopped: $NODE"
       exit 1

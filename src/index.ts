@@ -32,3 +32,9 @@ export {
 } from './errors/errors.js';
 export { type BackoffOptions, delayFor, type ResolvedBackoff, resolveBackoff } from './policy/backoff.js';
 export { OutcomeError } from './errors/OutcomeError.js';
+export { amqp, AmqpArray, type AmqpArrayElements, type AmqpArrayElementType, type AmqpArrayInput, AmqpDescribed, type AmqpDescriptor, AmqpScalar, type AmqpScalarType, type AmqpScalarValues, type AmqpTypedValue, type AmqpTypeName, AmqpValue, isAmqpValue } from './types/amqpTypes.js';
+export { toReadable, type ToReadableOptions } from './streams/toReadable.js';
+export { toWritable, type ToWritableOptions } from './streams/toWritable.js';
+export { toAsyncIterable, type ToAsyncIterableOptions } from './streams/toAsyncIterable.js';
+export { AbortError } from './errors/AbortError.js';
+export type { SendFromOptions } from './client/Client.js';

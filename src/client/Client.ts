@@ -5,6 +5,8 @@ import { address, integer, invalid, onlyKnownKeys, optionsObject } from '../conf
 import type { Delivery } from '../delivery/Delivery.js';
 import type { OutgoingMessage } from '../delivery/message.js';
 import type { Outcome } from '../delivery/Outcome.js';
+import { abortErrorOf, onAbort, signalOption } from '../errors/AbortError.js';
+import { SendFailedError } from '../errors/errors.js';
 import { receiveLink } from '../links/receiveLink.js';
 import { type OutcomeSink, SendEngine } from '../links/sendLink.js';
 import type { ClientState, ConnectionManager, PeerInfo } from './ConnectionManager.js';
@@ -13,12 +15,35 @@ import type { ClientState, ConnectionManager, PeerInfo } from './ConnectionManag
 export interface ReceiveOneOptions extends Omit<ReceiveOptions, 'credit' | 'creditBatch'> {
   /** How long to wait for a message, in milliseconds; then the result is `undefined`. @default 5000 */
   timeout?: number;
+  /**
+   * Stops the wait: the promise rejects with an `AbortError` and the link detaches. Once a
+   * delivery has been returned, aborting has no effect on it. An already aborted signal rejects
+   * at once, without attaching a link.
+   */
+  signal?: AbortSignal;
 }
 
 /** Options of {@link Client.close}. */
 export interface CloseOptions {
   /** How long to wait for in-flight sends to settle and for the peer to answer the close, in milliseconds. @default the client's `closeTimeout` */
   timeout?: number;
+  /**
+   * Stops waiting for the close: the promise rejects with an `AbortError` at once. The close itself
+   * goes on in the background, bounded by `timeout` (it has already begun and cannot be undone).
+   */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link Client.sendFrom}. */
+export interface SendFromOptions<T = unknown> extends SendOptions<T> {
+  /**
+   * Cancels the send: the source is no longer read (its iterator's `return()` runs, which destroys
+   * a Readable), the link detaches, and the stream errors with a `SendFailedError` whose `cause` is
+   * an `AbortError` and whose `unsettled` lists every message read from the source without an
+   * outcome (S1). An already aborted signal fails the stream at subscription, before the source is
+   * read or a link attached.
+   */
+  signal?: AbortSignal;
 }
 
 /** What `sendFrom` can pull from: an async iterable, an iterable, or a Node Readable in object mode. */
@@ -92,22 +117,43 @@ export class Client {
    *
    * The link stays attached until the delivery is settled (so it stays locked, not redelivered),
    * then detaches. No drain is used, so it works on brokers that refuse a drain with credit left.
+   * `signal` cancels the wait with an `AbortError`; its listener is removed however the call ends.
    *
    * @throws {@link ConfigError} at call time for an invalid option.
    */
   receiveOne<T = unknown>(source?: string, options: ReceiveOneOptions = {}): Promise<Delivery<T> | undefined> {
-    const { timeout: rawTimeout, ...rest } = optionsObject(options, '') as ReceiveOneOptions;
+    const { timeout: rawTimeout, signal: rawSignal, ...rest } = optionsObject(options, '') as ReceiveOneOptions;
     const timeout = integer(rawTimeout, 'timeout', 0, 2_147_483_647, 5000);
+    const signal = signalOption(rawSignal, 'signal');
     const link = this.receive<T>(source, { ...rest, credit: 1, creditBatch: 1 });
+    const what = `Receiving one message from '${source ?? this.#defaultAddress ?? ''}'`;
+    if (signal?.aborted) return Promise.reject(abortErrorOf(signal, what));
     return new Promise<Delivery<T> | undefined>((resolve, reject) => {
       let done = false;
       const timer = setTimeout(() => finish(undefined), timeout);
+      const removeAbort = onAbort(signal, () => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        subscription.unsubscribe(); // detach: nothing is held yet, so nothing is released
+        reject(abortErrorOf(signal!, what));
+      });
       const subscription = link.subscribe({
-        next: (delivery) => finish(detachOnSettle(delivery, () => subscription.unsubscribe())),
+        next: (delivery) => {
+          if (delivery.settled) {
+            // Pre-settled (at-most-once, or a peer that settles what it sends): nothing to wait for,
+            // and the link must go now, before its returned credit brings a message no one takes.
+            finish(delivery);
+            subscription?.unsubscribe();
+            return;
+          }
+          finish(detachOnSettle(delivery, () => subscription.unsubscribe()));
+        },
         error: (error: unknown) => {
           if (done) return;
           done = true;
           clearTimeout(timer);
+          removeAbort();
           reject(error);
         },
         complete: () => finish(undefined),
@@ -116,6 +162,7 @@ export class Client {
         if (done) return;
         done = true;
         clearTimeout(timer);
+        removeAbort();
         if (delivery === undefined) subscription?.unsubscribe();
         resolve(delivery);
       }
@@ -168,12 +215,14 @@ export class Client {
    * Sends what a pull source yields, reading it only as link credit allows (S4): end-to-end
    * backpressure from the broker to the producer, with no buffer growth.
    *
+   * `options.signal` cancels it: see {@link SendFromOptions.signal}.
+   *
    * @param source - An async iterable (an async generator), an iterable, or an object-mode Readable.
    * @param target - The address to send to. @default the URL's path
    * @returns A cold Observable of one {@link Outcome} per message; completes after the last outcome.
    * @throws {@link ConfigError} at call time for an invalid source or option.
    */
-  sendFrom<T = unknown>(source: PullSource<T>, target?: string, options?: SendOptions<T>): Observable<Outcome<T>> {
+  sendFrom<T = unknown>(source: PullSource<T>, target?: string, options?: SendFromOptions<T>): Observable<Outcome<T>> {
     const iterable = source as Partial<AsyncIterable<unknown>> & Partial<Iterable<unknown>>;
     if (
       source === null ||
@@ -183,9 +232,16 @@ export class Client {
       invalid('source', 'an AsyncIterable, an Iterable or a Readable', source);
     }
     const to = address(target ?? this.#defaultAddress, 'target');
-    const resolved = resolveSendOptions<T>(options);
+    const { signal: rawSignal, ...sendOptions } = optionsObject(options, '') as SendFromOptions<T>;
+    const signal = signalOption(rawSignal, 'signal');
+    const resolved = resolveSendOptions<T>(sendOptions);
     const manager = this.#manager;
     return new RxObservable<Outcome<T>>((subscriber) => {
+      const what = `Sending to '${to}'`;
+      if (signal?.aborted) {
+        subscriber.error(new SendFailedError(`${what} was aborted before it started`, [], { cause: abortErrorOf(signal, what) }));
+        return;
+      }
       const engine = new SendEngine<T>(manager, to, resolved, sinkOf(subscriber));
       const iterator: AsyncIterator<T | OutgoingMessage<T>> | Iterator<T | OutgoingMessage<T>> =
         typeof iterable[Symbol.asyncIterator] === 'function'
@@ -218,9 +274,11 @@ export class Client {
         }
       };
       engine.whenRoom(() => void pull());
+      const removeAbort = onAbort(signal, () => engine.abort(abortErrorOf(signal!, what)));
       engine.start();
       return () => {
         stopped = true;
+        removeAbort();
         engine.dispose();
         void Promise.resolve(iterator.return?.()).catch(() => undefined);
       };
@@ -231,13 +289,30 @@ export class Client {
    * Closes the client: waits for in-flight sends to settle (up to `timeout` ms), completes every
    * receive stream (releasing what it holds), detaches every link and closes the connection.
    * Send streams still waiting for outcomes at the deadline fail with `SendFailedError` listing
-   * them. Idempotent.
+   * them. Idempotent. `signal` stops the wait, not the close: see {@link CloseOptions.signal}.
    */
   async close(options: CloseOptions = {}): Promise<void> {
     const o = optionsObject(options, '');
-    onlyKnownKeys(o, ['timeout'], '');
+    onlyKnownKeys(o, ['timeout', 'signal'], '');
     const timeout = integer(o.timeout, 'timeout', 0, 2_147_483_647, this.#closeTimeout);
-    await this.#manager.close(timeout);
+    const signal = signalOption(o.signal, 'signal');
+    const closing = this.#manager.close(timeout);
+    if (signal === undefined) return closing;
+    closing.catch(() => undefined); // once aborted, no one hears it: it must not become unhandled
+    if (signal.aborted) throw abortErrorOf(signal, 'Closing the client');
+    await new Promise<void>((resolve, reject) => {
+      const removeAbort = onAbort(signal, () => reject(abortErrorOf(signal, 'Closing the client')));
+      closing.then(
+        () => {
+          removeAbort();
+          resolve();
+        },
+        (error: unknown) => {
+          removeAbort();
+          reject(error);
+        },
+      );
+    });
   }
 }
 
@@ -251,6 +326,15 @@ function sinkOf<T>(subscriber: { next(o: Outcome<T>): void; error(e: unknown): v
 
 /** Wraps a delivery so that settling it also ends the link it came on (for receiveOne). */
 function detachOnSettle<T>(delivery: Delivery<T>, detach: () => void): Delivery<T> {
+  const settleThen = (settle: () => void): void => {
+    try {
+      settle();
+    } finally {
+      // Also when settling threw because it was settled before or its link is gone; not when a
+      // refused modify left it unsettled (it can still be released or rejected on this link).
+      if (delivery.settled) detach();
+    }
+  };
   return {
     get body() {
       return delivery.body;
@@ -271,20 +355,16 @@ function detachOnSettle<T>(delivery: Delivery<T>, detach: () => void): Delivery<
       return delivery.settledAs;
     },
     accept() {
-      delivery.accept();
-      detach();
+      settleThen(() => delivery.accept());
     },
     reject(error) {
-      delivery.reject(error);
-      detach();
+      settleThen(() => delivery.reject(error));
     },
     release() {
-      delivery.release();
-      detach();
+      settleThen(() => delivery.release());
     },
     modify(options) {
-      delivery.modify(options);
-      detach();
+      settleThen(() => delivery.modify(options));
     },
   };
 }

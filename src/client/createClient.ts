@@ -260,7 +260,7 @@ function resolveSasl(value: unknown, endpoint: Endpoint, user: string | undefine
 }
 
 /** The options an argument-less `createClient()` reads from `connect.json` (Qpid Proton's file configuration). */
-function fromConnectJson(): Record<string, unknown> {
+function fromConnectJson(): { options: Record<string, unknown>; source: string } {
   const path = findConnectJson();
   if (path === undefined) {
     throw new ConfigError(
@@ -270,7 +270,7 @@ function fromConnectJson(): Record<string, unknown> {
   }
   const config = loadConnectJson(path);
   log.connection('using %s', config.source);
-  return {
+  const options = {
     scheme: config.scheme,
     host: config.host,
     port: config.port,
@@ -295,6 +295,28 @@ function fromConnectJson(): Record<string, unknown> {
         }
       : {}),
   };
+  return { options, source: config.source };
+}
+
+/** The option names of `connect.json` for those of {@link ClientOptions} it is read into. */
+const connectJsonNames: ReadonlyArray<readonly [string, string]> = [
+  ['sasl.allowInsecure', 'sasl.allow_insecure'],
+  ['username', 'user'],
+];
+
+/**
+ * A problem found in the options read from `connect.json` (a remote host in clear text with a
+ * password, a missing CA file): the message names the file and the file's key names.
+ */
+function inConnectJson(error: unknown, source: string): unknown {
+  if (!(error instanceof ConfigError)) return error;
+  let option = error.option;
+  let message = error.message;
+  for (const [name, fileName] of connectJsonNames) {
+    if (option === name) option = fileName;
+    message = message.split(name).join(fileName);
+  }
+  return new ConfigError(option, `${source}: ${message}`, { cause: error });
 }
 
 /** The options an Azure Service Bus connection string stands for: amqps on 5671, SASL PLAIN (seed 000). */
@@ -325,16 +347,27 @@ function fromConnectionString(text: string): Record<string, unknown> {
  * client.receive('orders').subscribe((d) => d.accept());
  */
 export function createClient(urlOrOptions?: string | ClientOptions): Client {
-  const options: Record<string, unknown> =
-    urlOrOptions === undefined
-      ? fromConnectJson()
-      : typeof urlOrOptions === 'string'
-        ? isConnectionString(urlOrOptions)
-          ? fromConnectionString(urlOrOptions)
-          : { url: urlOrOptions }
-        : isPlainObject(urlOrOptions)
-          ? urlOrOptions
-          : invalid('options', 'a URL, a connection string or an options object', urlOrOptions);
+  if (urlOrOptions === undefined) {
+    const { options, source } = fromConnectJson();
+    try {
+      return clientFrom(options);
+    } catch (error) {
+      throw inConnectJson(error, source);
+    }
+  }
+  return clientFrom(
+    typeof urlOrOptions === 'string'
+      ? isConnectionString(urlOrOptions)
+        ? fromConnectionString(urlOrOptions)
+        : { url: urlOrOptions }
+      : isPlainObject(urlOrOptions)
+        ? urlOrOptions
+        : invalid('options', 'a URL, a connection string or an options object', urlOrOptions),
+  );
+}
+
+/** Validates the options and makes the client: every check {@link createClient} documents. */
+function clientFrom(options: Record<string, unknown>): Client {
   onlyKnownKeys(options, clientKeys, '');
   const username = optionalString(options.username, 'username');
   const password =
@@ -362,7 +395,10 @@ export function createClient(urlOrOptions?: string | ClientOptions): Client {
       port: endpoint.port,
       sasl: resolveSasl(options.sasl, endpoint, user, pass, clientCert),
       hostname,
-      tls: endpoint.scheme === 'amqps' ? { servername: endpoint.host, ...tls } : undefined,
+      // SNI carries host names only (RFC 6066): Node warns (DEP0123) when given an IP address as the
+      // server name, and rhea fills in the host when none is given. An empty one sends no SNI and
+      // has Node check the certificate against the address itself.
+      tls: endpoint.scheme === 'amqps' ? { servername: isIP(endpoint.host) === 0 ? endpoint.host : '', ...tls } : undefined,
       display: display(endpoint.scheme, endpoint.host, endpoint.port, user),
     };
   });

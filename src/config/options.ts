@@ -52,6 +52,14 @@ export interface ReceiveOptions {
    * @default 'error'
    */
   onModifyUnsupported?: 'error' | 'release' | 'reject';
+  /**
+   * Decode every message keeping its AMQP types: `delivery.body` and `delivery.message` hold an
+   * `AmqpScalar`, `AmqpArray` or `AmqpDescribed` for each value of a type JavaScript has no type of
+   * its own for (`ubyte`, `uint`, `ulong` exact as a bigint, `symbol`, `char`, `uuid`, …), so that
+   * what a peer sent can be told apart and sent back exactly. See docs/types.md.
+   * @default false (rhea's decode: plain numbers and strings)
+   */
+  typed?: boolean;
 }
 
 /** Options of `client.send()` and `client.sendFrom()`. */
@@ -95,6 +103,7 @@ export interface ResolvedReceiveOptions {
   readonly capabilities: readonly string[] | undefined;
   readonly properties: Record<string, unknown> | undefined;
   readonly onModifyUnsupported: 'error' | 'release' | 'reject';
+  readonly typed: boolean;
 }
 
 /** Send options after validation. */
@@ -119,6 +128,7 @@ const receiveKeys = [
   'capabilities',
   'properties',
   'onModifyUnsupported',
+  'typed',
 ];
 const sendKeys = ['maxInFlight', 'bufferSize', 'overflow', 'onDrop', 'linkName', 'capabilities', 'properties'];
 
@@ -137,6 +147,7 @@ export function resolveReceiveOptions(options: unknown): ResolvedReceiveOptions 
   const credit = integer(o.credit, 'credit', 1, MAX_CREDIT, 100);
   const creditBatch = integer(o.creditBatch, 'creditBatch', 1, credit, Math.max(1, Math.floor(credit / 4)));
   if (o.durable !== undefined && typeof o.durable !== 'boolean') invalid('durable', 'true or false', o.durable);
+  if (o.typed !== undefined && typeof o.typed !== 'boolean') invalid('typed', 'true or false', o.typed);
   return {
     credit,
     creditBatch,
@@ -148,6 +159,7 @@ export function resolveReceiveOptions(options: unknown): ResolvedReceiveOptions 
     capabilities: optionalStrings(o.capabilities, 'capabilities'),
     properties: optionalRecord(o.properties, 'properties'),
     onModifyUnsupported: oneOf(o.onModifyUnsupported, 'onModifyUnsupported', ['error', 'release', 'reject'], 'error'),
+    typed: o.typed === true,
   };
 }
 

@@ -2,7 +2,7 @@ import type { Delivery as RheaDelivery, Message as RheaMessage } from 'rhea';
 import type { Delivery, ModifyOptions, RejectError, SettlementState } from '../delivery/Delivery.js';
 import type { AmqpMessage } from '../delivery/message.js';
 import { DeliveryAlreadySettledError, NotSupportedError } from '../errors/errors.js';
-import { fromRheaMessage } from './codec.js';
+import { decodeTypedMessage, fromRheaMessage } from './codec.js';
 import { wireState } from './dispositions.js';
 
 /** What a delivery needs from the link that received it. */
@@ -38,16 +38,18 @@ export class DeliveryImpl<T> implements Delivery<T> {
     private readonly rheaMessage: RheaMessage,
     /** Pre-settled by the sender (at-most-once): nothing to send back. */
     presettled: boolean,
+    /** The message's bytes, when the link decodes with AMQP types kept (receive option `typed`). */
+    private readonly payload?: Buffer,
   ) {
     if (presettled) this.#settledAs = 'accepted';
   }
 
   get body(): T {
-    return this.rheaMessage.body as T;
+    return this.payload === undefined ? (this.rheaMessage.body as T) : this.message.body;
   }
 
   get message(): AmqpMessage<T> {
-    this.#message ??= fromRheaMessage<T>(this.rheaMessage);
+    this.#message ??= this.payload === undefined ? fromRheaMessage<T>(this.rheaMessage) : decodeTypedMessage<T>(this.payload);
     return this.#message;
   }
 

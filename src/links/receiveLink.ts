@@ -8,6 +8,7 @@ import { LinkDetachedError } from '../errors/errors.js';
 import { translate } from '../errors/translate.js';
 import { log } from '../log.js';
 import { CreditWindow } from './creditWindow.js';
+import { type PayloadTap, tapPayloads } from './codec.js';
 import { DeliveryImpl, type DeliveryOwner } from './DeliveryImpl.js';
 import { DispositionWriter } from './dispositions.js';
 import { on } from './rheaEvents.js';
@@ -43,7 +44,12 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
   return new Observable<Delivery<T>>((subscriber) => {
     const linkId = `${manager.id}/r${nextLinkId++}`;
     const credit = new CreditWindow(options.credit, options.creditBatch);
-    const held = new Set<DeliveryImpl<T>>();
+    const held = new Set<DeliveryImpl<T>>(); //  emitted and not settled: at most `credit` (R1)
+    // Deliveries beyond the credit granted, held back until the application settles some. A peer
+    // should never send them, but RabbitMQ 3.10 counts a flow that crosses deliveries in flight as
+    // fresh credit and does; they stay locked to this link and are released if it detaches.
+    const overflow: DeliveryImpl<T>[] = [];
+    let emitting = false;
     const removers: Array<() => void> = []; //     client-level listeners, for the subscription's life
     const linkRemovers: Array<() => void> = []; // listeners on the current link and session
     const presettled = options.settleMode === 'at-most-once';
@@ -53,6 +59,7 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
     let idleTimer: NodeJS.Timeout | undefined;
 
     let dispositions: DispositionWriter | undefined;
+    let payloads: PayloadTap | undefined; // the message bytes, for the typed decode
     const owner: DeliveryOwner = {
       address,
       modifyFallback: undefined,
@@ -62,15 +69,38 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
         if (closing) return; // teardown releases: no credit to give back
         held.delete(delivery as DeliveryImpl<T>);
         credit.settled(1);
+        // Not from inside the application's accept(): it would receive the next delivery before
+        // its settle call returned.
+        if (overflow.length > 0) queueMicrotask(emitOverflow);
         refill();
       },
     };
+
+    /** Emits held-back deliveries while the application has room for them (R1). */
+    function emitOverflow(): void {
+      if (emitting) return; // a settlement made inside next(): the outer loop goes on
+      emitting = true;
+      try {
+        while (overflow.length > 0 && held.size < options.credit && !closing) {
+          const next = overflow.shift()!;
+          held.add(next);
+          subscriber.next(next);
+        }
+      } finally {
+        emitting = false;
+      }
+    }
 
     function refill(): void {
       if (closing || receiver === undefined) return;
       const grant = credit.take();
       if (grant > 0) {
         clearIdleTimer();
+        // The settlements that freed this credit go on the wire before the flow that grants it:
+        // rhea writes the flow on process.nextTick, which runs before the microtask in which the
+        // DispositionWriter would flush, and a peer that saw the flow first would count more than
+        // `credit` deliveries unsettled at this receiver (R1 as the broker sees it).
+        dispositions?.flush();
         log.credit('[%s] +%d (held %d)', linkId, grant, credit.held);
         receiver.add_credit(grant);
       } else if (credit.linkCredit === 0 && credit.deficit > 0 && idleTimer === undefined) {
@@ -79,6 +109,7 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
           if (closing || receiver === undefined) return;
           const rest = credit.take(true);
           if (rest > 0) {
+            dispositions?.flush();
             log.credit('[%s] +%d after idle (held %d)', linkId, rest, credit.held);
             receiver.add_credit(rest);
           }
@@ -100,10 +131,14 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
       (raw as { settled: boolean }).settled = true;
       credit.delivered();
       if (credit.linkCredit === 0) refill(); // the link is dry: grant now, or start the idle timer
-      const delivery = new DeliveryImpl<T>(owner, raw, context.message!, presettled || raw.remote_settled);
+      const delivery = new DeliveryImpl<T>(owner, raw, context.message!, presettled || raw.remote_settled, payloads?.current());
       if (delivery.settled) {
         credit.settled(1);
         refill();
+      } else if (held.size >= options.credit || overflow.length > 0) {
+        log.credit('[%s] the peer sent beyond the credit granted: holding back delivery %d', linkId, raw.id);
+        overflow.push(delivery);
+        return;
       } else {
         held.add(delivery);
       }
@@ -124,6 +159,7 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
       session = connection.create_session();
       session.begin();
       dispositions = new DispositionWriter(session);
+      if (options.typed) payloads = tapPayloads(session);
       const source: Record<string, unknown> = { address };
       if (options.filter !== undefined || options.selector !== undefined) {
         source.filter = { ...options.filter, ...(options.selector === undefined ? {} : rhea.filter.selector(options.selector)) };
@@ -171,6 +207,7 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
       clearIdleTimer();
       for (const delivery of held) delivery.markStale();
       held.clear();
+      overflow.length = 0; // never emitted: the broker redelivers them
       for (const remove of linkRemovers) remove();
       linkRemovers.length = 0;
       dispositions = undefined;
@@ -212,8 +249,16 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
     return () => {
       closing = true; //                                   1. a close from now on is ours
       clearIdleTimer();
-      for (const delivery of held) delivery.releaseForDetach(); // 2. nothing stays locked (R3)
+      if (held.size > 0 && receiver !== undefined && session !== undefined && receiver.is_open()) {
+        // Take the link's credit back first (a flow with link-credit 0, written now): with credit
+        // left, the peer would send what we release straight back to this link, to be unsettled
+        // at the detach — a delivery attempt on peers that count those.
+        (receiver as unknown as { credit: number }).credit = 0;
+        (session as unknown as { _write_flow(link: Receiver): void })._write_flow(receiver);
+      }
+      for (const delivery of [...held, ...overflow]) delivery.releaseForDetach(); // 2. nothing stays locked (R3)
       held.clear(); //                                        a later settle() → typed error
+      overflow.length = 0;
       dispositions?.flush(); //                               releases go out before the detach
       if (receiver !== undefined && !receiver.is_closed()) receiver.close(); // 3. detach, closed = true
       if (session !== undefined && !session.is_closed()) session.close(); //   and end its session

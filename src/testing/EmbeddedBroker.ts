@@ -69,6 +69,14 @@ export interface EmbeddedBrokerOptions {
   allowAnonymous?: boolean;
   /** Listen with TLS (`amqps`); `url` then names `localhost`, which the certificate should cover. @default undefined (plain TCP) */
   tls?: EmbeddedBrokerTlsOptions;
+  /**
+   * Offer SASL EXTERNAL: a client is authenticated by its TLS certificate. Needs `tls` with a `ca`;
+   * the broker then asks every client for a certificate, and offers EXTERNAL only to a client whose
+   * certificate that CA verified. A client without one still completes the TLS handshake (so it is
+   * refused in SASL, with a clear reason, rather than by a reset) and can use the other mechanisms.
+   * @default false
+   */
+  saslExternal?: boolean;
   /** Create unknown addresses on attach; when false an attach to one is refused with `amqp:not-found`. @default true */
   autoCreate?: boolean;
   /** Addresses that exist from the start, as queues (useful with `autoCreate: false`). @default [] */
@@ -107,6 +115,7 @@ interface Settings {
   users: Record<string, string> | undefined;
   allowAnonymous: boolean;
   tls: EmbeddedBrokerTlsOptions | undefined;
+  saslExternal: boolean;
   autoCreate: boolean;
   queues: string[];
   topics: Set<string>;
@@ -401,9 +410,19 @@ export class EmbeddedBroker {
 
   private createServer(): Server {
     const tls = this.settings.tls;
+    // With SASL EXTERNAL every client is asked for a certificate, and an unverified one is judged in
+    // SASL (rhea offers EXTERNAL only on an authorized socket) rather than refused in the handshake.
+    const external = this.settings.saslExternal;
     const server = tls
-      ? createTlsServer({ key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: tls.requestCert ?? false }, (socket) =>
-          this.accept(socket),
+      ? createTlsServer(
+          {
+            key: tls.key,
+            cert: tls.cert,
+            ca: tls.ca,
+            requestCert: external || (tls.requestCert ?? false),
+            ...(external ? { rejectUnauthorized: false } : {}),
+          },
+          (socket) => this.accept(socket),
         )
       : createNetServer();
     server.on('connection', (socket: Socket) => {
@@ -429,6 +448,7 @@ export class EmbeddedBroker {
       properties: { product: EMBEDDED_BROKER_PRODUCT, version: EMBEDDED_BROKER_VERSION },
       offered_capabilities: ['ANONYMOUS-RELAY'],
       session_buffer_size: SESSION_BUFFER_SIZE,
+      enable_sasl_external: this.settings.saslExternal,
       receiver_options: { credit_window: 0, autoaccept: false },
       sender_options: { autosettle: true, treat_modified_as_released: false },
     } as unknown as Parameters<Container['create_connection']>[0]);
@@ -688,12 +708,19 @@ function resolveSettings(options: EmbeddedBrokerOptions): Settings {
   if (options.tls !== undefined && (!options.tls.key || !options.tls.cert)) {
     throw new ConfigError('tls', 'tls needs both key and cert');
   }
+  if (options.saslExternal !== undefined && typeof options.saslExternal !== 'boolean') {
+    throw new ConfigError('saslExternal', `saslExternal must be true or false, got ${String(options.saslExternal)}`);
+  }
+  if (options.saslExternal === true && !options.tls?.ca) {
+    throw new ConfigError('saslExternal', 'saslExternal needs tls with a ca to verify client certificates against');
+  }
   return {
     port,
     host: options.host ?? '127.0.0.1',
     users: options.users ? { ...options.users } : undefined,
     allowAnonymous: options.allowAnonymous ?? options.users === undefined,
     tls: options.tls,
+    saslExternal: options.saslExternal ?? false,
     autoCreate: options.autoCreate ?? true,
     queues: [...(options.queues ?? [])],
     topics: new Set(options.topics ?? []),

@@ -261,3 +261,50 @@ forEachPeer(
   },
   { only: ['rabbitmq'] },
 );
+
+/** Resolves with the error condition with which the peer ends `session`. */
+function sessionEnded(session: Receiver['session']): Promise<string | undefined> {
+  return withTimeout(
+    'the session to end',
+    new Promise<string | undefined>((resolve) => {
+      const done = (ctx: EventContext) => resolve((ctx.session?.error as { condition?: string } | undefined)?.condition);
+      session.once('session_error', done);
+      session.once('session_close', done);
+    }),
+  );
+}
+
+forEachPeer(
+  'RabbitMQ 3.10 quirks in the capability table',
+  (peer) => {
+    it('modified (any flags) ends the whole session with amqp:invalid-field, and the message is requeued', async () => {
+      const opened = await open(peer);
+      const address = peer.queue('quirk-modified');
+      expect(await sendAll(opened, address, ['m'])).toEqual(['accepted']);
+      const receiver = opened.connection.open_receiver({ source: { address }, autoaccept: false, credit_window: 0 });
+      const ended = sessionEnded(receiver.session);
+      receiver.once('receiver_open', () => receiver.add_credit(1));
+      receiver.once('message', (ctx: EventContext) => ctx.delivery!.modified({ delivery_failed: false, undeliverable_here: false }));
+      expect(await ended).toBe('amqp:invalid-field');
+      const [again] = await receive(opened, address, 1);
+      expect(again?.message.body).toBe('m');
+    });
+
+    it('a drain with credit left over ends the session with amqp:internal-error (classic queue)', async () => {
+      const opened = await open(peer);
+      const receiver = await attachReceiver(opened, peer.queue('quirk-drain'));
+      const ended = sessionEnded(receiver.session);
+      receiver.add_credit(5);
+      receiver.drain_credit();
+      expect(await ended).toBe('amqp:internal-error');
+    });
+
+    it('an attach to a missing /amq/queue ends the session (not just the link) with amqp:not-found', async () => {
+      const { connection } = await open(peer);
+      const receiver = connection.open_receiver({ source: { address: `/amq/queue/nope-${process.pid}-${Date.now()}` } });
+      expect(await sessionEnded(receiver.session)).toBe('amqp:not-found');
+      expect(connection.is_open()).toBe(true);
+    });
+  },
+  { only: ['rabbitmq'] },
+);
