@@ -24,6 +24,7 @@ import {
 } from '../../interop/typeTable.js';
 
 const DOC = fileURLToPath(new URL('../../../docs/types.md', import.meta.url));
+const README = fileURLToPath(new URL('../../../README.md', import.meta.url));
 
 /**
  * The value as a JavaScript program would hold it without AMQP types: what the default decode gives
@@ -85,7 +86,26 @@ describe('docs/types.md', () => {
     if (/^(1|true)$/.test(process.env.UPDATE_TYPES_DOC ?? '')) writeFileSync(DOC, rendered);
     expect(readFileSync(DOC, 'utf8'), 'docs/types.md is stale: run UPDATE_TYPES_DOC=1 npx vitest run test/unit/types').toBe(rendered);
   });
+
+  it('is in the README too, between its type-table markers', () => {
+    const rendered = renderTypesDoc();
+    const from = rendered.indexOf('## The type table');
+    const to = rendered.indexOf('\n## ', from + 1);
+    const table = rendered.slice(from, to).replace('## The type table', '### AMQP type mapping').trim();
+    const start = '<!-- type-table:start (generated from docs/types.md by test/unit/types/typeTable.spec.ts) -->';
+    const end = '<!-- type-table:end -->';
+    let readme = readFileSync(README, 'utf8');
+    if (/^(1|true)$/.test(process.env.UPDATE_TYPES_DOC ?? '')) {
+      readme = readme.replace(new RegExp(`${escape(start)}[\\s\\S]*${escape(end)}`), `${start}\n${table}\n${end}`);
+      writeFileSync(README, readme);
+    }
+    expect(readme, 'README type table is stale: run UPDATE_TYPES_DOC=1 npx vitest run test/unit/types').toContain(`${start}\n${table}\n${end}`);
+  });
 });
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
 
 describe('the type table', () => {
   const samples = TYPE_ROWS.flatMap((row) => row.samples.map((sample, i) => ({ row, sample, name: `${row.type} ${sample.label ?? i + 1}` })));
