@@ -41,6 +41,7 @@ describe('translate', () => {
     ['EACCES', false],
     ['DEPTH_ZERO_SELF_SIGNED_CERT', false],
     ['ERR_TLS_CERT_ALTNAME_INVALID', false],
+    ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', false],
   ])('socket error %s → ConnectionLostError, retryable %s', (code, retryable) => {
     const socketError = Object.assign(new Error(`connect ${code}`), { code });
     const error = translate(socketError, 'connection', 'amqp://127.0.0.1:1');
@@ -48,6 +49,14 @@ describe('translate', () => {
     expect(error.retryable).toBe(retryable);
     expect(error.cause).toBe(socketError);
   });
+
+  it.each(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'ERR_TLS_CERT_ALTNAME_INVALID', 'INVALID_CA'])(
+    'names %s a TLS failure',
+    (code) => {
+      const error = translate(Object.assign(new Error('verify failed'), { code }), 'connection', 'amqps://h:5671');
+      expect(error.message).toMatch(/^TLS failed/);
+    },
+  );
 
   it('passes an AmqpError through unchanged', () => {
     const original = new NotFoundError('gone');
