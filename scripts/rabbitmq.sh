@@ -4,6 +4,8 @@
 #
 #   scripts/rabbitmq.sh start  [PORT]          start (fresh state) and wait for a real AMQP 1.0 open
 #   scripts/rabbitmq.sh stop   [PORT]          SIGTERM the node, wait; stop epmd after the last node
+#   scripts/rabbitmq.sh restart [PORT]         stop, then start again on the same data: durable queues and
+#                                              persistent messages survive, as on a real broker restart
 #   scripts/rabbitmq.sh status [PORT]          exit 0 when the node runs
 #   scripts/rabbitmq.sh ctl    PORT ARGS...    rabbitmqctl against that node, e.g.
 #       scripts/rabbitmq.sh ctl 5679 set_policy DLX '^dlx-' '{"dead-letter-routing-key":"dead"}' --apply-to queues
@@ -135,6 +137,10 @@ start() {
   t0="$(now_ms)"
   had_epmd="$(epmd_listener_pid)"
 
+  if [[ "${KEEP_STATE:-0}" == 1 && -f "$DIR/rabbitmq.conf" ]]; then
+    log "restarting node $NODE on its existing data"
+    [[ -f "$DIR/tls.port" ]] && tls_port="$(cat "$DIR/tls.port")"
+  else
   rm -rf "$DIR"
   mkdir -p "$DIR"/{mnesia,log,home}
   cat > "$DIR/rabbitmq.conf" <<EOF
@@ -164,6 +170,7 @@ EOF
   echo '[rabbitmq_amqp1_0].' > "$DIR/enabled_plugins"
   : > "$DIR/rabbitmq-env.conf"
   echo "$EPMD_PORT" > "$DIR/epmd.port"
+  fi
   if [[ -n "${BROKER_OWNER_PID:-}" ]]; then echo "$BROKER_OWNER_PID" > "$DIR/owner.pid"; fi
 
   (
@@ -286,6 +293,7 @@ stop_epmd_if_last() {
 case "$cmd" in
   start) start ;;
   stop) stop_node ;;
+  restart) stop_node && KEEP_STATE=1 start ;;
   status)
     pid="$(beam_pid)"
     if [[ -n "$pid" ]]; then

@@ -61,6 +61,7 @@ export class Client {
   /** @internal Use `createClient`. */
   constructor(manager: ConnectionManager, closeTimeout: number, defaultAddress: string | undefined) {
     this.#manager = manager;
+    managers.set(this, manager);
     this.#closeTimeout = closeTimeout;
     this.#defaultAddress = defaultAddress;
   }
@@ -314,6 +315,19 @@ export class Client {
       );
     });
   }
+}
+
+const managers = new WeakMap<Client, ConnectionManager>();
+
+/**
+ * The connection owner behind a client, for modules built on top of it that open links of their own
+ * (Azure Service Bus's `$cbs` and `$management` request/response links). Not part of the public API.
+ * @internal
+ */
+export function connectionManagerOf(client: Client): ConnectionManager {
+  const manager = managers.get(client);
+  if (manager === undefined) throw new TypeError('Not a client made by createClient');
+  return manager;
 }
 
 function sinkOf<T>(subscriber: { next(o: Outcome<T>): void; error(e: unknown): void; complete(): void }): OutcomeSink<T> {

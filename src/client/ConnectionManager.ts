@@ -100,6 +100,7 @@ export class ConnectionManager {
   readonly #options: ConnectionManagerOptions;
   readonly #watchers = new Set<ConnectionWatcher>();
   readonly #closeListeners = new Set<(deadline: number) => Promise<void> | void>();
+  readonly #openHooks = new Set<(connection: Connection) => Promise<void>>();
   #connection: Connection | undefined;
   #opening: Promise<Connection> | undefined;
   #attempt = 0;
@@ -138,6 +139,11 @@ export class ConnectionManager {
     return this.#closed;
   }
 
+  /** The client's reconnect policy, which links also use to attach again after a retryable detach; undefined when off. */
+  get reconnectPolicy(): ReconnectPolicy | undefined {
+    return this.#options.reconnect;
+  }
+
   /** The open connection, or an error saying why there is none. Opens it (with retries) on first use. */
   acquire(): Promise<Connection> {
     if (this.#closed) return Promise.reject(new AmqpError(`The client for ${this.#display()} is closed`));
@@ -161,6 +167,19 @@ export class ConnectionManager {
   onClose(listener: (deadline: number) => Promise<void> | void): () => void {
     this.#closeListeners.add(listener);
     return () => this.#closeListeners.delete(listener);
+  }
+
+  /**
+   * Runs `hook` on every new connection once the peer's open frame has arrived and before any link
+   * may use it: `acquire()` resolves, and links re-attach after a reconnect, only once every hook
+   * has resolved. A hook that rejects fails that attempt with its error (translated: an
+   * authentication failure is not retried, C2). The attempt's `connectTimeout` covers the hooks.
+   * Claims-based authorization (Azure Service Bus's `$cbs`) puts its tokens here.
+   * @internal
+   */
+  beforeOpen(hook: (connection: Connection) => Promise<void>): () => void {
+    this.#openHooks.add(hook);
+    return () => this.#openHooks.delete(hook);
   }
 
   #display(): string {
@@ -259,7 +278,9 @@ export class ConnectionManager {
         removers.length = 0;
         clearTimeout(timer);
       };
+      let failed = false;
       const fail = (error: AmqpError) => {
+        failed = true;
         cleanup();
         destroy(connection);
         log.connection('[%s] %s', id, error.message);
@@ -268,20 +289,35 @@ export class ConnectionManager {
       const timer = setTimeout(() => {
         fail(new OperationTimeoutError(`Connecting to ${target.display} took longer than ${connectTimeout} ms`));
       }, connectTimeout);
+      const opens = (context: EventContext): void => {
+        opened = true;
+        clearTimeout(timer);
+        if (this.#closed) {
+          fail(new AmqpError(`The client for ${target.display} is closed`));
+          return;
+        }
+        this.#connection = connection;
+        this.#removers = removers;
+        this.#peer = readPeer(context.connection);
+        log.connection('[%s] open (peer %s %s)', id, this.#peer.product ?? '?', this.#peer.version ?? '?');
+        this.#emit('open');
+        resolve(connection);
+      };
       removers.push(
         on(connection, 'connection_open', (context: EventContext) => {
-          opened = true;
-          clearTimeout(timer);
-          if (this.#closed) {
-            fail(new AmqpError(`The client for ${target.display} is closed`));
+          if (this.#openHooks.size === 0) {
+            opens(context);
             return;
           }
-          this.#connection = connection;
-          this.#removers = removers;
-          this.#peer = readPeer(context.connection);
-          log.connection('[%s] open (peer %s %s)', id, this.#peer.product ?? '?', this.#peer.version ?? '?');
-          this.#emit('open');
-          resolve(connection);
+          // The hooks run first, still under the attempt's timer: no link may use the connection before.
+          runHooks([...this.#openHooks], connection).then(
+            () => {
+              if (!failed) opens(context);
+            },
+            (error: unknown) => {
+              if (!failed) fail(translate(error, 'connection', target.display));
+            },
+          );
         }),
         on(connection, 'connection_error', (context: EventContext) => {
           lastError = context.error ?? context.connection.error ?? lastError;
@@ -371,6 +407,11 @@ export class ConnectionManager {
     this.#emit('closed');
     this.#state.complete();
   }
+}
+
+/** Runs the before-open hooks one after the other: a later hook may rely on what an earlier one did. */
+async function runHooks(hooks: ReadonlyArray<(connection: Connection) => Promise<void>>, connection: Connection): Promise<void> {
+  for (const hook of hooks) await hook(connection);
 }
 
 /** rhea's client-side SASL table with exactly the mechanisms allowed; the peer's order picks one. */

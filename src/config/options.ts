@@ -60,6 +60,27 @@ export interface ReceiveOptions {
    * @default false (rhea's decode: plain numbers and strings)
    */
   typed?: boolean;
+  /**
+   * Called each time the peer answers the attach — after a reconnect too — with what it attached.
+   * Peers fill in the source there: Azure Service Bus names the session it locked for a receiver
+   * that asked for the next available one. Throwing ends the receive stream with that error (and
+   * detaches the link).
+   */
+  onAttach?: (attach: RemoteAttach) => void;
+}
+
+/** What the peer put in its attach frame for a receiver link (AMQP 1.0 section 2.7.3). */
+export interface RemoteAttach {
+  /** The link name. */
+  readonly name: string;
+  /** The source address the peer attached, if it sent a source. */
+  readonly address: string | undefined;
+  /** The source's filter set as the peer sent it, keyed by filter name; empty when none. */
+  readonly filter: Readonly<Record<string, unknown>>;
+  /** The link properties the peer sent; empty when none. */
+  readonly properties: Readonly<Record<string, unknown>>;
+  /** False when the peer answered without a source: it refuses the link, and a detach with the reason follows. */
+  readonly hasSource: boolean;
 }
 
 /** Options of `client.send()` and `client.sendFrom()`. */
@@ -104,6 +125,7 @@ export interface ResolvedReceiveOptions {
   readonly properties: Record<string, unknown> | undefined;
   readonly onModifyUnsupported: 'error' | 'release' | 'reject';
   readonly typed: boolean;
+  readonly onAttach: ((attach: RemoteAttach) => void) | undefined;
 }
 
 /** Send options after validation. */
@@ -129,6 +151,7 @@ const receiveKeys = [
   'properties',
   'onModifyUnsupported',
   'typed',
+  'onAttach',
 ];
 const sendKeys = ['maxInFlight', 'bufferSize', 'overflow', 'onDrop', 'linkName', 'capabilities', 'properties'];
 
@@ -160,6 +183,7 @@ export function resolveReceiveOptions(options: unknown): ResolvedReceiveOptions 
     properties: optionalRecord(o.properties, 'properties'),
     onModifyUnsupported: oneOf(o.onModifyUnsupported, 'onModifyUnsupported', ['error', 'release', 'reject'], 'error'),
     typed: o.typed === true,
+    onAttach: optionalFunction<(attach: RemoteAttach) => void>(o.onAttach, 'onAttach'),
   };
 }
 

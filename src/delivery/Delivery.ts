@@ -30,9 +30,9 @@ export type SettlementState = 'accepted' | 'rejected' | 'released' | 'modified';
  * will redeliver the message.
  */
 export interface Delivery<T = unknown> {
-  /** The message body. */
+  /** The message body. With the receive option `typed`, values keep their AMQP types (docs/types.md). */
   readonly body: T;
-  /** The whole message: header, properties, application properties, annotations, footer. */
+  /** The whole message: header, properties, application properties, annotations, footer. Decoded on first read. */
   readonly message: AmqpMessage<T>;
   /** How many earlier attempts to deliver this message failed (the header's delivery-count). */
   readonly deliveryCount: number;
@@ -42,6 +42,11 @@ export interface Delivery<T = unknown> {
   readonly settled: boolean;
   /** How it was settled, once it is. */
   readonly settledAs: SettlementState | undefined;
+  /**
+   * The delivery tag the peer gave this transfer (AMQP 1.0 section 2.6.12); Azure Service Bus puts
+   * the message's lock token there. Undefined where there is no transfer (a test fake, a wrapper).
+   */
+  readonly tag?: Buffer | undefined;
   /** Done: the broker removes the message. @throws {@link DeliveryAlreadySettledError} when settled before. */
   accept(): void;
   /** Refuse it as invalid: the broker drops it or dead-letters it. @throws {@link DeliveryAlreadySettledError} */

@@ -69,6 +69,11 @@ export class DeliveryImpl<T> implements Delivery<T> {
     return this.#settledAs;
   }
 
+  get tag(): Buffer {
+    const tag = this.raw.tag;
+    return typeof tag === 'string' ? Buffer.from(tag) : tag;
+  }
+
   /**
    * Accepts the delivery: the broker removes the message (AMQP 1.0 section 3.4.2).
    * @throws {@link DeliveryAlreadySettledError} when settled before, or when its link is gone.

@@ -2,8 +2,9 @@ import type { Connection, EventContext, Receiver, Session } from 'rhea';
 import { Observable } from 'rxjs';
 import rhea from 'rhea';
 import type { ConnectionManager } from '../client/ConnectionManager.js';
-import type { ResolvedReceiveOptions } from '../config/options.js';
+import type { RemoteAttach, ResolvedReceiveOptions } from '../config/options.js';
 import type { Delivery } from '../delivery/Delivery.js';
+import type { AmqpError } from '../errors/AmqpError.js';
 import { LinkDetachedError } from '../errors/errors.js';
 import { translate } from '../errors/translate.js';
 import { log } from '../log.js';
@@ -21,6 +22,21 @@ export function supportsModified(product: string | undefined, version: string | 
   if (product !== 'RabbitMQ') return true;
   const major = Number.parseInt(version ?? '', 10);
   return Number.isNaN(major) || major >= 4;
+}
+
+/** What the peer's attach frame says about a receiver link, for the `onAttach` option. */
+function remoteAttachOf(link: Receiver): RemoteAttach {
+  const attach = (link as unknown as { remote?: { attach?: { source?: { address?: unknown; filter?: unknown } | null; properties?: unknown } } }).remote?.attach;
+  const source = attach?.source ?? undefined;
+  const record = (value: unknown): Record<string, unknown> =>
+    value !== null && typeof value === 'object' && !Array.isArray(value) ? { ...(value as Record<string, unknown>) } : {};
+  return {
+    name: link.name,
+    address: typeof source?.address === 'string' ? source.address : undefined,
+    filter: record(source?.filter),
+    properties: record(attach?.properties),
+    hasSource: source !== undefined,
+  };
 }
 
 /**
@@ -57,6 +73,8 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
     let session: Session | undefined;
     let closing = false; // set when *we* start the close: a close from then on is ours
     let idleTimer: NodeJS.Timeout | undefined;
+    let relinkTimer: NodeJS.Timeout | undefined; // attaching again after a retryable detach
+    let relinkAttempt = 0;
 
     let dispositions: DispositionWriter | undefined;
     let payloads: PayloadTap | undefined; // the message bytes, for the typed decode
@@ -181,18 +199,27 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
       const link = receiver;
       linkRemovers.push(
         on(link, 'message', onMessage),
-        on(link, 'receiver_open', () => log.receiver('[%s] attached to %s', linkId, address)),
-        on(link, 'receiver_error', () => fail(translate(link.error, 'link', address))),
+        on(link, 'receiver_open', () => {
+          relinkAttempt = 0;
+          log.receiver('[%s] attached to %s', linkId, address);
+          if (options.onAttach === undefined) return;
+          try {
+            options.onAttach(remoteAttachOf(link));
+          } catch (error) {
+            fail(error instanceof Error ? error : new Error(String(error)));
+          }
+        }),
+        on(link, 'receiver_error', () => linkFailed(translate(link.error, 'link', address))),
         on(link, 'receiver_close', () =>
-          fail(
+          linkFailed(
             link.error === undefined || link.error === null
               ? new LinkDetachedError(`The peer detached the link from '${address}'`, { retryable: true })
               : translate(link.error, 'link', address),
           ),
         ),
-        on(session, 'session_error', (context: EventContext) => fail(translate(context.session?.error, 'link', address))),
+        on(session, 'session_error', (context: EventContext) => linkFailed(translate(context.session?.error, 'link', address))),
         on(session, 'session_close', (context: EventContext) =>
-          fail(
+          linkFailed(
             context.session?.error
               ? translate(context.session.error, 'link', address)
               : new LinkDetachedError(`The peer ended the session of the link from '${address}'`, { retryable: true }),
@@ -200,6 +227,40 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
         ),
       );
       refill();
+    }
+
+    /**
+     * The peer detached the link or ended its session. A retryable error (a broker shutting down,
+     * `amqp:link:detach-forced`, an internal error) is treated like a lost connection when
+     * reconnect is on: the link is dropped and attached again after the reconnect policy's delay,
+     * on the connection as it is then. Anything else ends the stream.
+     */
+    function linkFailed(error: AmqpError): void {
+      if (closing) return;
+      const delay = error.retryable ? manager.reconnectPolicy?.delay(++relinkAttempt) : undefined;
+      const old = session;
+      dropLink();
+      try {
+        if (old !== undefined && !old.is_closed()) old.close();
+      } catch {
+        // the connection under it is gone too: nothing to end
+      }
+      if (delay === undefined) {
+        fail(error);
+        return;
+      }
+      log.receiver('[%s] link to %s lost (%s); attaching again in %d ms', linkId, address, error.message, delay);
+      clearTimeout(relinkTimer);
+      relinkTimer = setTimeout(() => {
+        relinkTimer = undefined;
+        if (closing) return;
+        manager.acquire().then(
+          (connection) => {
+            if (!closing && receiver === undefined) attach(connection);
+          },
+          (failure: Error) => fail(failure),
+        );
+      }, delay);
     }
 
     /** The link went with its connection: what the application holds is stale (R4). */
@@ -224,7 +285,9 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
           dropLink();
         },
         restored: (connection) => {
-          if (!closing) attach(connection);
+          clearTimeout(relinkTimer);
+          relinkTimer = undefined;
+          if (!closing && receiver === undefined) attach(connection);
         },
         failed: (error) => {
           dropLink();
@@ -249,6 +312,7 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
     return () => {
       closing = true; //                                   1. a close from now on is ours
       clearIdleTimer();
+      clearTimeout(relinkTimer);
       if (held.size > 0 && receiver !== undefined && session !== undefined && receiver.is_open()) {
         // Take the link's credit back first (a flow with link-credit 0, written now): with credit
         // left, the peer would send what we release straight back to this link, to be unsettled

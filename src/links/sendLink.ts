@@ -55,6 +55,8 @@ export class SendEngine<T> {
   #ended = false;
   #onRoom: (() => void) | undefined;
   #onIdle: (() => void) | undefined;
+  #relinkTimer: NodeJS.Timeout | undefined;
+  #relinkAttempt = 0;
 
   constructor(manager: ConnectionManager, address: string, options: ResolvedSendOptions<T>, sink: OutcomeSink<T>) {
     this.#manager = manager;
@@ -82,7 +84,9 @@ export class SendEngine<T> {
       this.#manager.watch({
         lost: () => this.#requeueInFlight(),
         restored: (connection) => {
-          if (!this.#ended) this.#attach(connection);
+          clearTimeout(this.#relinkTimer);
+          this.#relinkTimer = undefined;
+          if (!this.#ended && this.#sender === undefined) this.#attach(connection);
         },
         failed: (error) => this.#fail(error),
       }),
@@ -141,6 +145,7 @@ export class SendEngine<T> {
   /** Detaches the link and forgets everything; idempotent. Outcomes still due are not reported. */
   dispose(): void {
     this.#ended = true;
+    clearTimeout(this.#relinkTimer);
     this.#onRoom = undefined;
     for (const remove of [...this.#linkRemovers, ...this.#removers]) remove();
     this.#linkRemovers.length = 0;
@@ -178,6 +183,40 @@ export class SendEngine<T> {
    * or may not have reached the peer. They go back to the front of the buffer, in input order, to
    * be sent again on the new link with `resent: true` (S3). rhea alone drops them.
    */
+  /**
+   * The peer detached the link or ended its session. With reconnect on and a retryable error (a
+   * broker shutting down, `amqp:link:detach-forced`), what is in flight goes back to the buffer
+   * and the link is attached again after the reconnect policy's delay (S3); otherwise the stream
+   * ends listing every message without an outcome (S1).
+   */
+  #linkFailed(error: AmqpError): void {
+    if (this.#ended) return;
+    const delay = error.retryable ? this.#manager.reconnectPolicy?.delay(++this.#relinkAttempt) : undefined;
+    if (delay === undefined) {
+      this.#fail(error);
+      return;
+    }
+    const old = this.#session;
+    this.#requeueInFlight();
+    try {
+      if (old !== undefined && !old.is_closed()) old.close();
+    } catch {
+      // the connection under it is gone too: nothing to end
+    }
+    log.sender('[%s/%s] link lost (%s); attaching again in %d ms', this.#manager.id, this.#linkId, error.message, delay);
+    clearTimeout(this.#relinkTimer);
+    this.#relinkTimer = setTimeout(() => {
+      this.#relinkTimer = undefined;
+      if (this.#ended) return;
+      this.#manager.acquire().then(
+        (connection) => {
+          if (!this.#ended && this.#sender === undefined) this.#attach(connection);
+        },
+        (failure: AmqpError) => this.#fail(failure),
+      );
+    }, delay);
+  }
+
   #requeueInFlight(): void {
     for (const remove of this.#linkRemovers) remove();
     this.#linkRemovers.length = 0;
@@ -214,6 +253,7 @@ export class SendEngine<T> {
     this.#linkRemovers.push(
       on(sender, 'sendable', () => this.#pump()),
       on(sender, 'sender_open', () => {
+        this.#relinkAttempt = 0;
         log.sender('[%s/%s] attached to %s', this.#manager.id, this.#linkId, address);
         this.#pump();
       }),
@@ -226,17 +266,17 @@ export class SendEngine<T> {
       on(sender, 'sender_draining', () => {
         if (this.buffered === 0) sender.set_drained(true);
       }),
-      on(sender, 'sender_error', () => this.#fail(translate(sender.error, 'link', address))),
+      on(sender, 'sender_error', () => this.#linkFailed(translate(sender.error, 'link', address))),
       on(sender, 'sender_close', () =>
-        this.#fail(
+        this.#linkFailed(
           sender.error
             ? translate(sender.error, 'link', address)
             : new LinkDetachedError(`The peer detached the link to '${address}'`, { retryable: true }),
         ),
       ),
-      on(session, 'session_error', (context: EventContext) => this.#fail(translate(context.session?.error, 'link', address))),
+      on(session, 'session_error', (context: EventContext) => this.#linkFailed(translate(context.session?.error, 'link', address))),
       on(session, 'session_close', (context: EventContext) =>
-        this.#fail(
+        this.#linkFailed(
           context.session?.error
             ? translate(context.session.error, 'link', address)
             : new LinkDetachedError(`The peer ended the session of the link to '${address}'`, { retryable: true }),

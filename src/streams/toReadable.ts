@@ -51,7 +51,8 @@ export interface ToReadableOptions {
  * the stream's buffer, is released to the broker (R3). When the receive stream completes (e.g.
  * `completeWhenIdle`, `client.close()`), the link likewise releases what waits; the stream skips
  * those deliveries and ends. When it errors, the stream is destroyed with that error. A reader is
- * never handed a delivery the link took back.
+ * never handed a delivery the link took back. To cancel with an `AbortSignal`, use `pipeline`'s
+ * `{ signal }` or `stream.addAbortSignal(signal, readable)`: both destroy the stream.
  *
  * @param receive$ - Usually `client.receive(source, { credit })`; its `credit` bounds what the
  *   stream takes from the broker.

@@ -49,7 +49,8 @@ const states: readonly OutcomeState[] = ['accepted', 'rejected', 'released', 'mo
  * after the rest of its batch is settled; a failure of the link fails it with a
  * {@link SendFailedError} whose `unsettled` lists the messages of the batch without an outcome
  * (S1). `end()` finishes once every outcome is in; `destroy()` detaches the link at once, and a
- * batch still waiting calls back with a `SendFailedError` listing what has no outcome.
+ * batch still waiting calls back with a `SendFailedError` listing what has no outcome. To cancel
+ * with an `AbortSignal`, use `pipeline`'s `{ signal }` or `stream.addAbortSignal(signal, writable)`.
  *
  * @param client - The client to send with.
  * @param target - The address to send to. @default the client URL's path

@@ -15,6 +15,8 @@ const expected: Record<string, RegExp[]> = {
   'demo.ts': [/sent\s+accepted 10000/, /every order processed, none lost/],
   'settlementStrategies.ts': [/accepted 49/, /dead-lettered: .*"id":13/],
   'reconnectFailover.ts': [/outcomes\s+200 \(accepted 200/, /reconnecting/],
+  'streamsPipeline.ts': [/invoices 1000 queued/],
+  'forAwait.ts': [/handled 6, then break/, /AbortError \(reason: TimeoutError\)/],
 };
 
 describe('examples', () => {

@@ -1,6 +1,6 @@
 // The chaos run shared by the EmbeddedBroker and RabbitMQ suites: messages sent and consumed
 // through a FaultProxy that cuts the connection at random points, then the books are checked.
-import { createClient, type Outcome } from 'rhea-rx';
+import { createClient, message, type Outcome } from 'rhea-rx';
 import { settleWith } from 'rhea-rx/operators';
 import { FaultProxy } from 'rhea-rx/testing';
 import { sleep, waitFor } from './embedded.js';
@@ -39,12 +39,50 @@ function mulberry32(seed: number): () => number {
  * or a redelivery.
  */
 export async function runChaos(target: string, address: string, options: { messages: number; minCuts: number; seed: number }): Promise<ChaosCounts> {
-  const { messages, minCuts, seed } = options;
+  const { minCuts, seed } = options;
   const random = mulberry32(seed);
   const proxy = await FaultProxy.start({ target });
+  try {
+    let cuts = 0;
+    const counts = await runWorkload(proxy.url, address, {
+      messages: options.messages,
+      durable: false,
+      disrupt: async (progress) => {
+        while (cuts < minCuts || !progress.sendDone()) {
+          if (progress.failed() || progress.elapsed() > 100_000) return;
+          await sleep(50 + Math.floor(random() * 250));
+          proxy.cut();
+          cuts++;
+        }
+      },
+    });
+    return { ...counts, cuts };
+  } finally {
+    await proxy.stop();
+  }
+}
+
+/** What a disruption can see of the workload it disturbs. */
+export interface WorkloadProgress {
+  sendDone(): boolean;
+  outcomes(): number;
+  failed(): boolean;
+  elapsed(): number;
+}
+
+/**
+ * Sends `messages` through `client.sendFrom` and consumes them with `settleWith` on two clients
+ * with fast reconnect, while `disrupt` does its worst; then checks the books.
+ */
+export async function runWorkload(
+  url: string,
+  address: string,
+  options: { messages: number; durable: boolean; disrupt: (progress: WorkloadProgress) => Promise<void> },
+): Promise<ChaosCounts> {
+  const { messages } = options;
   const reconnect = { initialDelay: 20, maxDelay: 400 };
-  const sender = createClient({ url: proxy.url, reconnect });
-  const receiver = createClient({ url: proxy.url, reconnect });
+  const sender = createClient({ url, reconnect });
+  const receiver = createClient({ url, reconnect });
   let reconnects = 0;
   for (const client of [sender, receiver]) client.state$.subscribe((s) => (s.status === 'reconnecting' ? reconnects++ : undefined));
 
@@ -60,12 +98,13 @@ export async function runChaos(target: string, address: string, options: { messa
   const t0 = Date.now();
 
   async function* produce() {
-    for (let i = 0; i < messages; i++) yield i;
+    for (let i = 0; i < messages; i++) yield options.durable ? message(i, { header: { durable: true } }) : i;
   }
   const sending = sender.sendFrom(produce(), address, { maxInFlight: 200 }).subscribe({
     next: (o) => {
-      outcomes.set(o.message as number, o);
-      if (o.resent) resentIds.add(o.message as number);
+      const id = typeof o.message === 'number' ? o.message : (o.message as { body: number }).body;
+      outcomes.set(id, o);
+      if (o.resent) resentIds.add(id);
     },
     error: (e) => (sendError = e),
     complete: () => (sendDone = true),
@@ -85,28 +124,23 @@ export async function runChaos(target: string, address: string, options: { messa
     )
     .subscribe({ error: (e) => (receiveError = e) });
 
-  let cuts = 0;
-  const allIn = () => sendDone && [...outcomes.values()].every((o) => o.state !== 'accepted' || seen.has(o.message as number));
+  const allIn = () => sendDone && [...outcomes.entries()].every(([id, o]) => o.state !== 'accepted' || seen.has(id));
   try {
-    while (cuts < minCuts || !allIn()) {
-      if (sendError !== undefined || receiveError !== undefined) break;
-      if (Date.now() - t0 > 100_000) break;
-      await sleep(50 + Math.floor(random() * 250));
-      if (cuts < minCuts || !sendDone) {
-        proxy.cut();
-        cuts++;
-      }
-    }
-    await waitFor(() => sendError !== undefined || receiveError !== undefined || allIn(), 'every accepted message to arrive', 30_000);
+    await options.disrupt({
+      sendDone: () => sendDone,
+      outcomes: () => outcomes.size,
+      failed: () => sendError !== undefined || receiveError !== undefined,
+      elapsed: () => Date.now() - t0,
+    });
+    await waitFor(() => sendError !== undefined || receiveError !== undefined || allIn(), 'every accepted message to arrive', 60_000);
   } finally {
     sending.unsubscribe();
     consuming.unsubscribe();
     await Promise.all([sender.close({ timeout: 2000 }), receiver.close({ timeout: 2000 })]);
-    await proxy.stop();
   }
   if (sendError !== undefined) throw sendError;
   if (receiveError !== undefined) throw receiveError;
-  const accepted = [...outcomes.values()].filter((o) => o.state === 'accepted').map((o) => o.message as number);
+  const accepted = [...outcomes.entries()].filter(([, o]) => o.state === 'accepted').map(([id]) => id);
   const lost = accepted.filter((id) => !seen.has(id)).length;
   // A copy beyond the first is explained when the sender resent that message (S3) or the broker
   // redelivered it (a delivery whose settlement was lost with the connection, R4).
@@ -124,7 +158,7 @@ export async function runChaos(target: string, address: string, options: { messa
     unexplainedDuplicates,
     redelivered,
     lost,
-    cuts,
+    cuts: 0,
     reconnects,
     ms: Date.now() - t0,
   };
