@@ -1,34 +1,13 @@
 // Option checks shared by the operators: every check runs when the operator is created, and a
 // wrong option is a ConfigError whose message names `operator.option`, what was expected and what
 // was given (the same wording as the client's options).
+import { invalid } from '../../src/config/validate.js';
 import { ConfigError } from '../../src/errors/errors.js';
 
 /** The longest delay a Node timer can wait; larger ones fire after 1 ms. */
 export const MAX_TIMER_DELAY = 2_147_483_647;
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  switch (typeof value) {
-    case 'string':
-      return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
-    case 'number':
-    case 'boolean':
-    case 'bigint':
-      return `${typeof value} ${String(value)}`;
-    case 'undefined':
-      return 'undefined';
-    case 'function':
-      return 'a function';
-    default:
-      return `a ${typeof value}`;
-  }
-}
-
-/** Throws a {@link ConfigError} naming `path`, what was expected, and what was given. */
-export function invalid(path: string, expected: string, value: unknown): never {
-  throw new ConfigError(path, `Invalid option '${path}': expected ${expected}, got ${describe(value)}`);
-}
+export { invalid } from '../../src/config/validate.js';
 
 /** The options bag of `operator`: a plain object with only `known` keys, or `{}` for undefined. */
 export function optionsOf(value: unknown, operator: string, known: readonly string[]): Record<string, unknown> {
