@@ -49,6 +49,12 @@ async function main(): Promise<void> {
   let maxHeld = 0;
   let held = 0;
   t0 = performance.now();
+  // A live progress line from client.watchStats(): what the link holds and what it may still take.
+  const progress = client.watchStats(100).subscribe((stats) => {
+    const link = stats.links.find((l) => l.kind === 'receiver');
+    if (link?.kind !== 'receiver' || !process.stdout.isTTY) return;
+    process.stdout.write(`\rreceiving accepted ${settled.accepted}, held ${link.held}/${link.credit}, link credit ${link.linkCredit}   `);
+  });
   await lastValueFrom(
     client.receive<Order>(QUEUE, { credit: CREDIT }).pipe(
       mergeMap(
@@ -76,6 +82,8 @@ async function main(): Promise<void> {
     ),
   );
   const receiveMs = performance.now() - t0;
+  progress.unsubscribe();
+  if (process.stdout.isTTY) process.stdout.write('\r\x1b[K');
   console.log(`received  accepted ${settled.accepted}, modified ${settled.modified} (handler failures), redelivered ${redeliveries}`);
   console.log(`          in ${receiveMs.toFixed(0)} ms (${rate(settled.accepted + settled.modified, receiveMs)}); at most ${maxHeld} in the handler, credit ${CREDIT}`);
   await client.close(); // waits for the last settlements to reach the broker

@@ -1,5 +1,5 @@
 export { Client, type CloseOptions, type PullSource, type ReceiveOneOptions } from './client/Client.js';
-export type { ClientState, ClientStatus, PeerInfo } from './client/ConnectionManager.js';
+export type { ClientState, ClientStats, ClientStatus, LinkStats, PeerInfo } from './client/ConnectionManager.js';
 export { type ClientOptions, createClient, type TlsOptions } from './client/createClient.js';
 export type { ReceiveOptions, SendOptions } from './config/options.js';
 export type { Delivery, ModifyOptions, RejectError, SettlementState } from './delivery/Delivery.js';

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { type Observable, Observable as RxObservable, type OperatorFunction, takeWhile } from 'rxjs';
+import { interval, map, type Observable, Observable as RxObservable, type OperatorFunction, takeWhile } from 'rxjs';
 import { resolveReceiveOptions, resolveSendOptions, type ReceiveOptions, type SendOptions } from '../config/options.js';
 import { address, integer, invalid, onlyKnownKeys, optionsObject } from '../config/validate.js';
 import type { Delivery } from '../delivery/Delivery.js';
@@ -9,7 +9,7 @@ import { abortErrorOf, onAbort, signalOption } from '../errors/AbortError.js';
 import { SendFailedError } from '../errors/errors.js';
 import { receiveLink } from '../links/receiveLink.js';
 import { type OutcomeSink, SendEngine } from '../links/sendLink.js';
-import type { ClientState, ConnectionManager, PeerInfo } from './ConnectionManager.js';
+import type { ClientState, ClientStats, ConnectionManager, PeerInfo } from './ConnectionManager.js';
 
 /** Options of {@link Client.receiveOne}. */
 export interface ReceiveOneOptions extends Omit<ReceiveOptions, 'credit' | 'creditBatch'> {
@@ -72,6 +72,21 @@ export class Client {
    */
   get state$(): Observable<ClientState> {
     return this.#manager.state$;
+  }
+
+  /**
+   * A snapshot of the client: connection status, reconnects so far, and for each link its address
+   * and counters — a receiver's credit, held deliveries and unused link credit; a sender's
+   * messages in flight and waiting for credit.
+   */
+  stats(): ClientStats {
+    return this.#manager.stats();
+  }
+
+  /** {@link stats} every `periodMs` milliseconds (1000 by default) while subscribed, e.g. for a progress line. */
+  watchStats(periodMs = 1000): Observable<ClientStats> {
+    const period = integer(periodMs, 'periodMs', 1, 2_147_483_647, 1000);
+    return interval(period).pipe(map(() => this.#manager.stats()));
   }
 
   /** What the peer said about itself when the connection opened (product, version, capabilities); undefined before. */

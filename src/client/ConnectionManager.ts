@@ -75,6 +75,37 @@ export interface ConnectionManagerOptions {
   readonly reconnect: ReconnectPolicy | undefined;
 }
 
+/** What one link reports for `client.stats()`. */
+export type LinkStats =
+  | {
+      readonly kind: 'receiver';
+      readonly address: string;
+      /** The `credit` option: the most deliveries the application may hold plus those in flight. */
+      readonly credit: number;
+      /** Deliveries emitted and not yet settled. */
+      readonly held: number;
+      /** Credit granted to the peer and not yet used. */
+      readonly linkCredit: number;
+      readonly attached: boolean;
+    }
+  | {
+      readonly kind: 'sender';
+      readonly address: string;
+      /** Sent and not yet settled by the peer. */
+      readonly inFlight: number;
+      /** Waiting for credit. */
+      readonly buffered: number;
+      readonly attached: boolean;
+    };
+
+/** A snapshot of the client's links and connection, for watching a pipeline. */
+export interface ClientStats {
+  readonly status: ClientStatus;
+  /** Connection attempts after a loss or failure, over the client's life. */
+  readonly reconnects: number;
+  readonly links: readonly LinkStats[];
+}
+
 /** What a link hears about the connection under it. */
 export interface ConnectionWatcher {
   /** The connection is gone and a new one is being made: drop what belonged to the old one. */
@@ -99,6 +130,8 @@ export class ConnectionManager {
   readonly #state: BehaviorSubject<ClientState>;
   readonly #options: ConnectionManagerOptions;
   readonly #watchers = new Set<ConnectionWatcher>();
+  readonly #reporters = new Set<() => LinkStats>();
+  #reconnects = 0;
   readonly #closeListeners = new Set<(deadline: number) => Promise<void> | void>();
   readonly #openHooks = new Set<(connection: Connection) => Promise<void>>();
   #connection: Connection | undefined;
@@ -152,6 +185,17 @@ export class ConnectionManager {
       this.#opening = undefined;
     });
     return this.#opening;
+  }
+
+  /** Registers what a link reports to `stats()`; returns the remover. */
+  report(source: () => LinkStats): () => void {
+    this.#reporters.add(source);
+    return () => this.#reporters.delete(source);
+  }
+
+  /** A snapshot of every link's counters and the connection's state. */
+  stats(): ClientStats {
+    return { status: this.#state.value.status, reconnects: this.#reconnects, links: [...this.#reporters].map((report) => report()) };
   }
 
   /** Registers a link's watcher; returns the remover. */
@@ -213,6 +257,7 @@ export class ConnectionManager {
           throw lastError;
         }
         this.#attempt++;
+        this.#reconnects++;
         this.#emit('reconnecting', lastError, delay);
         log.reconnect('[%s] attempt %d in %d ms after: %s', this.id, this.#attempt, delay, lastError.message);
         await this.#wait(delay);

@@ -297,6 +297,14 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
     );
 
     removers.push(
+      manager.report(() => ({
+        kind: 'receiver',
+        address,
+        credit: options.credit,
+        held: held.size,
+        linkCredit: credit.linkCredit,
+        attached: receiver !== undefined,
+      })),
       manager.onClose(() => {
         if (!closing) subscriber.complete(); // the client is closing: held deliveries are released below
       }),

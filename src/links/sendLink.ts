@@ -91,6 +91,13 @@ export class SendEngine<T> {
         failed: (error) => this.#fail(error),
       }),
       this.#manager.onClose((deadline) => this.#closeBy(deadline)),
+      this.#manager.report(() => ({
+        kind: 'sender',
+        address: this.#address,
+        inFlight: this.#inFlight.size,
+        buffered: this.buffered,
+        attached: this.#sender !== undefined,
+      })),
     );
     this.#manager.acquire().then(
       (connection) => {
