@@ -3,6 +3,7 @@
 #   - RabbitMQ 3.10 (rabbitmq-server), started per test run by scripts/rabbitmq.sh
 #   - Qpid Proton Python (python3-qpid-proton), the interoperability client
 #   - the Qpid Proton C example broker, built into .brokers/bin/proton-broker
+#   - azure-servicebus 7.8 on uAMQP (python3-azure, python3-uamqp), the Service Bus oracle client
 #
 # Idempotent: packages already installed are not touched and `apt-get update` runs only when
 # something is missing. No package service is left running: service starts are forbidden
@@ -10,7 +11,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PACKAGES=(rabbitmq-server python3-qpid-proton libqpid-proton11-dev-examples gcc)
+PACKAGES=(rabbitmq-server python3-qpid-proton libqpid-proton11-dev-examples gcc python3-azure python3-uamqp)
 EXAMPLES=/usr/share/proton/examples/c
 BIN_DIR="$ROOT/.brokers/bin"
 POLICY=/usr/sbin/policy-rc.d
@@ -121,4 +122,5 @@ fi
 
 [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]] || die "/usr/lib/rabbitmq/bin/rabbitmq-server missing after install"
 /usr/bin/python3 -c 'import proton' 2>/dev/null || die "/usr/bin/python3 cannot import proton"
+/usr/bin/python3 -c 'import azure.servicebus, uamqp' 2>/dev/null || die "/usr/bin/python3 cannot import azure.servicebus and uamqp"
 log "ready: RabbitMQ $(dpkg-query -W -f='${Version}' rabbitmq-server), Proton $(dpkg-query -W -f='${Version}' python3-qpid-proton), $target"

@@ -13,6 +13,14 @@ import {
   setLocalSettleModes,
 } from './embedded/rheaInternals.js';
 import { type AddressState, type QueueNode, Store } from './embedded/store.js';
+import { type CapturedFrame, FrameCapture } from './serviceBus/capture.js';
+import {
+  resolveServiceBusSettings,
+  type ServiceBusControl,
+  ServiceBusMode,
+  type ServiceBusModeOptions,
+  type ServiceBusSettings,
+} from './serviceBus/ServiceBusMode.js';
 import {
   type AddressStats,
   type BrokerError,
@@ -107,6 +115,18 @@ export interface EmbeddedBrokerOptions {
   maxMessageSize?: number;
   /** The container id in the broker's open frame. @default a random 'rhea-rx-broker-…' id */
   containerId?: string;
+  /**
+   * Speak Azure Service Bus's AMQP protocol instead of the plain broker's: `$cbs` with SAS tokens,
+   * SASL PLAIN with a key name and key, the declared queues, topics, subscriptions and
+   * session queues with their dead-letter sub-queues, peek-lock with lock tokens and lock expiry,
+   * sessions, `$management` operations, scheduling and deferral. Needs `tls`. Other options that
+   * shape addresses and SASL (`users`, `queues`, `topics`, …) do not apply; read the entities
+   * through `broker.serviceBus`.
+   * @default undefined (the plain broker)
+   */
+  serviceBus?: ServiceBusModeOptions;
+  /** Record every frame clients send, decoded (read with `capturedFrames()`). @default false */
+  captureFrames?: boolean;
 }
 
 interface Settings {
@@ -124,6 +144,8 @@ interface Settings {
   maxDeliveryCount: number | undefined;
   maxMessageSize: number | undefined;
   containerId: string;
+  serviceBus: ServiceBusSettings | undefined;
+  captureFrames: boolean;
 }
 
 interface ConnectionRecord {
@@ -166,9 +188,15 @@ export class EmbeddedBroker {
   private listeningPort = 0;
   private stopping: Promise<void> | undefined;
   private allGone: (() => void) | undefined;
+  private readonly sb: ServiceBusMode | undefined;
+  private readonly capture: FrameCapture | undefined;
 
   private constructor(private readonly settings: Settings) {
     this.container = rhea.create_container({ id: settings.containerId });
+    this.sb = settings.serviceBus
+      ? new ServiceBusMode(settings.serviceBus, () => ({ host: urlHost(settings.host, true), port: this.listeningPort }))
+      : undefined;
+    this.capture = settings.captureFrames ? new FrameCapture() : undefined;
     this.configureSasl();
     this.store = new Store({
       autoCreate: settings.autoCreate,
@@ -221,6 +249,10 @@ export class EmbeddedBroker {
    * @throws TypeError when a message is not an object or cannot be encoded as AMQP (nothing is stored then).
    */
   enqueue(address: string, ...messages: BrokerMessage[]): void {
+    if (this.sb) {
+      this.sb.send(address, ...(messages as Parameters<ServiceBusMode['send']>[1][]));
+      return;
+    }
     const copies = messages.map((message, index) => {
       if (typeof message !== 'object' || message === null) {
         throw new TypeError(`EmbeddedBroker.enqueue: message ${index} for '${address}' must be an object like { body }`);
@@ -241,11 +273,13 @@ export class EmbeddedBroker {
 
   /** Messages at `address` ready to be delivered (not counting delivered-unsettled ones); for a topic, summed over its link-scoped subscriptions. */
   queueDepth(address: string): number {
+    if (this.sb) return this.sb.counts(address).active;
     return this.queuesOf(address).reduce((sum, queue) => sum + queue.items.length, 0);
   }
 
   /** Messages from `address` delivered to a client receiver and not yet settled. */
   unsettledCount(address: string): number {
+    if (this.sb) return this.sb.counts(address).locked;
     return this.queuesOf(address).reduce((sum, queue) => sum + queue.inFlight, 0);
   }
 
@@ -336,6 +370,32 @@ export class EmbeddedBroker {
     });
   }
 
+  /**
+   * The Service Bus mode's entities and helpers (connection strings, messages by state, session state).
+   *
+   * @throws TypeError when the broker was not started with `serviceBus`.
+   */
+  get serviceBus(): ServiceBusControl {
+    if (!this.sb) throw new TypeError('EmbeddedBroker.serviceBus: start the broker with the serviceBus option');
+    return this.sb;
+  }
+
+  /**
+   * The frames clients sent so far, decoded; normalized (ids, timestamps, secrets replaced by
+   * placeholders) unless `normalize` is false. See {@link FrameCapture}.
+   *
+   * @throws TypeError when the broker was not started with `captureFrames: true`.
+   */
+  capturedFrames(options: { normalize?: boolean; dropPort?: boolean } = {}): CapturedFrame[] {
+    if (!this.capture) throw new TypeError('EmbeddedBroker.capturedFrames: start the broker with captureFrames: true');
+    return this.capture.frames(options);
+  }
+
+  /** Forgets the frames captured so far. */
+  clearCapturedFrames(): void {
+    this.capture?.clear();
+  }
+
   /** Destroys every client socket at once, with no close frame: what a crash or a cut cable looks like. */
   dropConnections(): void {
     for (const record of this.connections.values()) record.socket.destroy();
@@ -373,6 +433,7 @@ export class EmbeddedBroker {
     this.dropConnections();
     await serverClosed;
     for (const record of [...this.connections.values()]) this.teardown(record);
+    this.sb?.dispose();
   }
 
   private connectionsGone(timeoutMs: number): Promise<void> {
@@ -398,6 +459,7 @@ export class EmbeddedBroker {
         this.server.off('error', onError);
         const address = this.server.address();
         this.listeningPort = typeof address === 'object' && address !== null ? address.port : this.settings.port;
+        this.capture?.setPort(this.listeningPort);
         this.server.on('error', (err) => log('listener error: %O', err));
         log('listening on %s', this.url);
         resolve();
@@ -451,6 +513,7 @@ export class EmbeddedBroker {
       enable_sasl_external: this.settings.saslExternal,
       receiver_options: { credit_window: 0, autoaccept: false },
       sender_options: { autosettle: true, treat_modified_as_released: false },
+      ...this.sb?.connectionOptions(),
     } as unknown as Parameters<Container['create_connection']>[0]);
     const record: ConnectionRecord = {
       connection,
@@ -462,10 +525,15 @@ export class EmbeddedBroker {
     };
     this.connections.set(connection, record);
     socket.on('close', () => this.onSocketClosed(record));
+    this.capture?.attach(socket);
     connection.accept(socket);
   }
 
   private configureSasl(): void {
+    if (this.sb) {
+      this.sb.configureSasl(this.container);
+      return;
+    }
     const mechanisms = this.container.sasl_server_mechanisms as {
       enable_plain(check: (user: string, password: string) => boolean): void;
       enable_anonymous(): void;
@@ -511,6 +579,10 @@ export class EmbeddedBroker {
     });
     on('session_close', (context) => this.closeLinks(this.connections.get(context.connection), context.session));
     on('session_error', (context) => this.closeLinks(this.connections.get(context.connection), context.session));
+    if (this.sb) {
+      this.sb.install(this.container);
+      return;
+    }
     on('sender_open', (context) => this.onClientReceiverAttach(context));
     on('receiver_open', (context) => this.onClientSenderAttach(context));
     on('sender_close', (context) => this.onDetach(context.sender));
@@ -658,6 +730,7 @@ export class EmbeddedBroker {
     record.gone = true;
     this.closeLinks(record);
     this.connections.delete(record.connection);
+    this.sb?.connectionGone(record.connection);
     log('[%s] connection gone', connectionId(record.connection));
     if (this.connections.size === 0) this.allGone?.();
   }
@@ -714,6 +787,9 @@ function resolveSettings(options: EmbeddedBrokerOptions): Settings {
   if (options.saslExternal === true && !options.tls?.ca) {
     throw new ConfigError('saslExternal', 'saslExternal needs tls with a ca to verify client certificates against');
   }
+  if (options.serviceBus !== undefined && options.tls === undefined) {
+    throw new ConfigError('tls', 'serviceBus needs tls: Service Bus clients connect with amqps');
+  }
   return {
     port,
     host: options.host ?? '127.0.0.1',
@@ -729,6 +805,8 @@ function resolveSettings(options: EmbeddedBrokerOptions): Settings {
     maxDeliveryCount: options.maxDeliveryCount,
     maxMessageSize: options.maxMessageSize,
     containerId: options.containerId ?? `rhea-rx-broker-${randomUUID()}`,
+    serviceBus: options.serviceBus === undefined ? undefined : resolveServiceBusSettings(options.serviceBus),
+    captureFrames: options.captureFrames === true,
   };
 }
 

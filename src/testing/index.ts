@@ -12,3 +12,4 @@ export {
 } from './EmbeddedBroker.js';
 export { type FakeDelivery, type FakeDeliveryOptions, fakeDelivery } from './fakeDelivery.js';
 export { FaultProxy, type FaultProxyOptions } from './FaultProxy.js';
+export * from './serviceBus/index.js';

@@ -118,7 +118,7 @@ interface ConnectionState {
   id: number;
   buffer: Buffer;
   links: Map<string, LinkInfo>;
-  partial: Map<string, { performative: AmqpValue[]; payloads: Buffer[] }>;
+  partial: Map<string, { performative: readonly AmqpValue[]; payloads: Buffer[] }>;
 }
 
 /** A raw capture record, kept until a view is asked for. */
@@ -179,10 +179,11 @@ export class FrameCapture {
    * The frames recorded so far, in arrival order.
    *
    * @param options.normalize - Replace volatile and secret values (see the module doc). @default true
-   * @param options.heartbeats - Include empty frames. @default false
+   * @param options.dropPort - Remove `:<port>` instead of writing the placeholder, to compare a client
+   *   whose endpoint names the port with one that connects on the default port. @default false
    */
-  frames(options: { normalize?: boolean } = {}): CapturedFrame[] {
-    const normalizer = new Normalizer(options.normalize ?? true, this.options.port);
+  frames(options: { normalize?: boolean; dropPort?: boolean } = {}): CapturedFrame[] {
+    const normalizer = new Normalizer(options.normalize ?? true, this.options.port, options.dropPort ?? false);
     return this.records.map((record) => render(record, normalizer));
   }
 
@@ -230,7 +231,7 @@ export class FrameCapture {
       const key = `${channel}/${handle ?? -1}`;
       const link = handle === undefined ? undefined : state.links.get(key);
       if (code === 0x14) {
-        const pending = state.partial.get(key) ?? { performative: fields, payloads: [] };
+        const pending = state.partial.get(key) ?? { performative: fields, payloads: [] as Buffer[] };
         pending.payloads.push(payload);
         const more = fields[5]?.type === 'boolean' && fields[5].value;
         const aborted = fields[9]?.type === 'boolean' && fields[9].value;
@@ -266,6 +267,7 @@ class Normalizer {
   constructor(
     readonly enabled: boolean,
     private readonly port: number | undefined,
+    private readonly dropPort: boolean,
   ) {}
 
   linkName(name: string): string {
@@ -305,7 +307,13 @@ class Normalizer {
     if (known) return known;
     if (value.startsWith('SharedAccessSignature ')) return this.sasToken(value);
     let out = value.replace(UUID_RE, (match) => this.uuid(match));
-    if (this.port !== undefined) out = out.split(`:${this.port}`).join(':<port>').split(`%3A${this.port}`).join('%3A<port>');
+    if (this.port !== undefined) {
+      out = out
+        .split(`:${this.port}`)
+        .join(this.dropPort ? '' : ':<port>')
+        .split(`%3A${this.port}`)
+        .join(this.dropPort ? '' : '%3A<port>');
+    }
     return out;
   }
 
