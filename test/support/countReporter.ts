@@ -46,12 +46,25 @@ export function formatCounts({ passed, failed, skipped }: RunCounts): string {
   return `${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`;
 }
 
+/** Every skipped test with its full name, which carries the reason (e.g. `[skipped on rabbitmq: …]`). */
+export function skippedTests(modules: ReadonlyArray<TestModule>): string[] {
+  const names: string[] = [];
+  for (const module of modules) {
+    for (const test of module.children.allTests()) {
+      if (test.result().state === 'skipped') names.push(`${module.moduleId.split('/test/').pop() ?? module.moduleId} > ${test.fullName}`);
+    }
+  }
+  return names;
+}
+
 export default class CountReporter implements Reporter {
   onTestRunEnd(
     testModules: ReadonlyArray<TestModule>,
     unhandledErrors: ReadonlyArray<SerializedError>,
     _reason: TestRunEndReason,
   ): void {
+    const skipped = skippedTests(testModules);
+    if (skipped.length > 0) process.stdout.write(`\nSkipped, with the reason in each name:\n${skipped.map((n) => `  - ${n}`).join('\n')}\n`);
     process.stdout.write(`\n${formatCounts(countTests(testModules, unhandledErrors))}\n`);
   }
 }
