@@ -7,6 +7,11 @@
 #   scripts/rabbitmq.sh restart [PORT]         stop, then start again on the same data: durable queues and
 #                                              persistent messages survive, as on a real broker restart
 #   scripts/rabbitmq.sh status [PORT]          exit 0 when the node runs
+#   scripts/rabbitmq.sh kill   [PORT]          SIGKILL the node's VM (a crash: nothing is flushed, epmd
+#                                              and the data stay); `resume` brings it back
+#   scripts/rabbitmq.sh resume [PORT]          start again on the existing data (after `kill`); a
+#                                              cluster member rejoins its cluster by itself
+#   scripts/rabbitmq.sh pid    [PORT]          print the PID of the node's VM (exit 1 when none)
 #   scripts/rabbitmq.sh ctl    PORT ARGS...    rabbitmqctl against that node, e.g.
 #       scripts/rabbitmq.sh ctl 5679 set_policy DLX '^dlx-' '{"dead-letter-routing-key":"dead"}' --apply-to queues
 #   scripts/rabbitmq.sh env    [PORT]          print the node's environment (for other Erlang tools)
@@ -16,7 +21,11 @@
 # listens on 127.0.0.1:PORT+20000. The node gets its own epmd on 127.0.0.1:PORT+10000 (so test runs
 # of different checkouts never share one); nodes meant to form a cluster share one by setting the
 # same RABBITMQ_EPMD_PORT (e.g. 4369). epmd is stopped by PID after the last node using it stops.
+# The epmd port a node was started with is remembered (.brokers/rabbit-PORT/epmd.port), so that the
+# other commands (stop, ctl, restart, resume) find it without RABBITMQ_EPMD_PORT.
 # With BROKER_OWNER_PID set, start records it in .brokers/rabbit-PORT/owner.pid (see globalSetup).
+# With RABBITMQ_COOKIE set, a fresh start writes it as the node's Erlang cookie (nodes that form a
+# cluster need the same one; see scripts/rabbitmq-cluster.sh); otherwise the node makes its own.
 #
 # TLS (optional): with RABBITMQ_TLS_PORT set, start also opens an amqps listener on
 # 127.0.0.1:RABBITMQ_TLS_PORT with the PEM files RABBITMQ_TLS_CA, RABBITMQ_TLS_CERT and RABBITMQ_TLS_KEY
@@ -42,14 +51,22 @@ running() {
 }
 
 cmd="${1:-}"
-[[ -n "$cmd" ]] || die "usage: $0 start|stop|status|ctl|env [PORT] [ARGS...]"
+[[ -n "$cmd" ]] || die "usage: $0 start|stop|restart|kill|resume|status|pid|ctl|env [PORT] [ARGS...]"
 shift
 PORT="${1:-${RABBITMQ_PORT:-5679}}"
 [[ $# -gt 0 ]] && shift
 [[ "$PORT" =~ ^[0-9]+$ ]] || die "PORT must be a number, got '$PORT'"
 DIR="$BROKERS/rabbit-$PORT"
 NODE="rabbit-$PORT@localhost"
-EPMD_PORT="${RABBITMQ_EPMD_PORT:-$((PORT + 10000))}"
+# A fresh start uses RABBITMQ_EPMD_PORT or the node's private port; everything else the port the
+# node was started with, unless RABBITMQ_EPMD_PORT says otherwise.
+if [[ -n "${RABBITMQ_EPMD_PORT:-}" ]]; then
+  EPMD_PORT="$RABBITMQ_EPMD_PORT"
+elif [[ ("$cmd" != start || "${KEEP_STATE:-0}" == 1) && -f "$DIR/epmd.port" ]]; then
+  EPMD_PORT="$(tr -dc '0-9' < "$DIR/epmd.port")"
+else
+  EPMD_PORT=$((PORT + 10000))
+fi
 [[ "$EPMD_PORT" =~ ^[0-9]+$ ]] || die "RABBITMQ_EPMD_PORT must be a number, got '$EPMD_PORT'"
 
 node_env() {
@@ -169,6 +186,11 @@ EOF
   fi
   echo '[rabbitmq_amqp1_0].' > "$DIR/enabled_plugins"
   : > "$DIR/rabbitmq-env.conf"
+  if [[ -n "${RABBITMQ_COOKIE:-}" ]]; then
+    [[ "$RABBITMQ_COOKIE" =~ ^[A-Za-z0-9]+$ ]] || die "RABBITMQ_COOKIE must be letters and digits"
+    printf '%s' "$RABBITMQ_COOKIE" > "$DIR/home/.erlang.cookie"
+    chmod 400 "$DIR/home/.erlang.cookie"
+  fi
   echo "$EPMD_PORT" > "$DIR/epmd.port"
   fi
   if [[ -n "${BROKER_OWNER_PID:-}" ]]; then echo "$BROKER_OWNER_PID" > "$DIR/owner.pid"; fi
@@ -264,7 +286,7 @@ stop_epmd_if_last() {
   local p="" d other
   if [[ -f "$DIR/epmd.pid" ]]; then
     p="$(tr -dc '0-9' < "$DIR/epmd.pid")"
-  elif [[ -z "${RABBITMQ_EPMD_PORT:-}" ]]; then
+  elif [[ "$EPMD_PORT" == "$((PORT + 10000))" ]]; then
     p="$(epmd_listener_pid)"
   fi
   [[ -n "$p" ]] || return 0
@@ -290,10 +312,35 @@ stop_epmd_if_last() {
   fi
 }
 
+# SIGKILL the node's VM, as a crash would: no clean shutdown, the data and epmd stay.
+kill_node() {
+  local pids=() p i
+  for p in $(node_vm_pids); do pids+=("$p"); done
+  ((${#pids[@]} > 0)) || die "node $NODE is not running"
+  kill -KILL "${pids[@]}" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    local left=0
+    for p in "${pids[@]}"; do running "$p" && left=1; done
+    ((left)) || break
+    sleep 0.05
+  done
+  log "node $NODE killed (SIGKILL, pid ${pids[*]})"
+}
+
 case "$cmd" in
   start) start ;;
   stop) stop_node ;;
   restart) stop_node && KEEP_STATE=1 start ;;
+  kill) kill_node ;;
+  resume)
+    [[ -f "$DIR/rabbitmq.conf" ]] || die "no node data in $DIR: start it first"
+    KEEP_STATE=1 start
+    ;;
+  pid)
+    pid="$(beam_pid)"
+    [[ -n "$pid" ]] || exit 1
+    echo "$pid"
+    ;;
   status)
     pid="$(beam_pid)"
     if [[ -n "$pid" ]]; then
@@ -314,5 +361,5 @@ case "$cmd" in
     node_env
     env | grep -E '^(HOME|RABBITMQ_|ERL_)' | sort
     ;;
-  *) die "unknown command '$cmd' (start|stop|status|ctl|env)" ;;
+  *) die "unknown command '$cmd' (start|stop|restart|kill|resume|status|pid|ctl|env)" ;;
 esac

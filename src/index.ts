@@ -38,3 +38,4 @@ export { toWritable, type ToWritableOptions } from './streams/toWritable.js';
 export { toAsyncIterable, type ToAsyncIterableOptions } from './streams/toAsyncIterable.js';
 export { AbortError } from './errors/AbortError.js';
 export type { SendFromOptions } from './client/Client.js';
+export * from './serviceBus/index.js';

@@ -4,10 +4,11 @@ import type { Connection, ConnectionOptions, Container, EventContext } from 'rhe
 import { BehaviorSubject, type Observable } from 'rxjs';
 import { REDACTED } from '../config/redact.js';
 import { AmqpError } from '../errors/AmqpError.js';
-import { OperationTimeoutError } from '../errors/errors.js';
+import { ConnectionLostError, OperationTimeoutError } from '../errors/errors.js';
 import { translate } from '../errors/translate.js';
 import { log } from '../log.js';
 import { on } from '../links/rheaEvents.js';
+import { guardFrames } from './frameGuard.js';
 
 /** Where the client is in its connection's life. */
 export type ClientStatus = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -69,6 +70,8 @@ export interface ConnectionManagerOptions {
   readonly targets: readonly ConnectTarget[];
   readonly containerId: string | undefined;
   readonly connectTimeout: number;
+  /** The largest frame the peer may send, announced in the open frame and enforced on input. */
+  readonly maxFrameSize: number;
   readonly idleTimeout: number | undefined;
   readonly properties: Record<string, unknown> | undefined;
   /** Undefined: no reconnect; a lost or failed connection ends every link. */
@@ -143,6 +146,8 @@ export class ConnectionManager {
   #removers: Array<() => void> = [];
   /** Cancels the wait between attempts when the client closes. */
   #cancelWait: (() => void) | undefined;
+  /** The close in progress or done, which every `close()` call returns. */
+  #closing: Promise<void> | undefined;
 
   constructor(options: ConnectionManagerOptions) {
     hideSaslSecretsInRheaLogs();
@@ -295,7 +300,7 @@ export class ConnectionManager {
 
   /** One attempt at one peer: resolves when the peer's open frame arrives. */
   #open(target: ConnectTarget): Promise<Connection> {
-    const { connectTimeout, idleTimeout, properties } = this.#options;
+    const { connectTimeout, idleTimeout, maxFrameSize, properties } = this.#options;
     const id = `${this.id}.${this.#attempt}`;
     log.connection('[%s] connecting to %s', id, target.display);
     const options: Record<string, unknown> = {
@@ -303,6 +308,7 @@ export class ConnectionManager {
       host: target.host,
       port: target.port,
       reconnect: false,
+      max_frame_size: maxFrameSize,
       ...(target.hostname === undefined ? {} : { hostname: target.hostname }),
       ...(target.sasl === undefined ? {} : { sasl_mechanisms: saslMechanisms(target.sasl) }),
       ...(idleTimeout === undefined ? {} : { idle_time_out: idleTimeout }),
@@ -311,6 +317,7 @@ export class ConnectionManager {
     };
     return new Promise<Connection>((resolve, reject) => {
       const connection = this.container.connect(options as unknown as ConnectionOptions);
+      guardFrames(connection, maxFrameSize);
       // AMQP frames are small and often wait on an answer (a flow, a disposition): Nagle's
       // algorithm with delayed ACKs would hold them for ~40 ms. rhea sets this only when a link
       // is opened on its default session, and ours are opened on sessions of their own.
@@ -334,6 +341,17 @@ export class ConnectionManager {
       const timer = setTimeout(() => {
         fail(new OperationTimeoutError(`Connecting to ${target.display} took longer than ${connectTimeout} ms`));
       }, connectTimeout);
+      const unreadable = (cause: unknown): void => {
+        const reason = cause instanceof Error ? cause.message : String(cause);
+        const error = new ConnectionLostError(`Protocol error on the connection to ${target.display}: ${reason}`, {
+          condition: 'amqp:connection:framing-error',
+          description: reason,
+          retryable: true,
+          cause,
+        });
+        if (opened) this.#lose(connection, error, id);
+        else if (!failed) fail(error);
+      };
       const opens = (context: EventContext): void => {
         opened = true;
         clearTimeout(timer);
@@ -366,6 +384,14 @@ export class ConnectionManager {
         }),
         on(connection, 'connection_error', (context: EventContext) => {
           lastError = context.error ?? context.connection.error ?? lastError;
+        }),
+        // Bytes rhea cannot read: a wrong protocol header, a bad or oversized frame (frameGuard),
+        // or a frame its decoder or handlers throw on. rhea then only half-closes the socket and
+        // waits for the peer's FIN, which a broken peer may never send: the connection ends here.
+        on(connection, 'protocol_error', (error: unknown) => unreadable(error)),
+        on(connection, 'error', (error: unknown) => {
+          if (error !== undefined && error === (connection as unknown as { saved_error?: unknown }).saved_error) unreadable(error);
+          else log.connection('[%s] late error from rhea: %s', id, error instanceof Error ? error.message : String(error));
         }),
         on(connection, 'connection_close', (context: EventContext) => {
           lastError = context.error ?? context.connection.error ?? lastError;
@@ -417,10 +443,15 @@ export class ConnectionManager {
 
   /**
    * Closes the connection: lets links finish (until `timeout` ms), sends close and waits for the
-   * peer's answer, then destroys the socket. Stops any reconnect in progress. Idempotent.
+   * peer's answer, then destroys the socket. Stops any reconnect in progress. Idempotent: a later
+   * call returns the first call's promise, which resolves when the close is done.
    */
-  async close(timeout: number): Promise<void> {
-    if (this.#closed) return;
+  close(timeout: number): Promise<void> {
+    this.#closing ??= this.#close(timeout);
+    return this.#closing;
+  }
+
+  async #close(timeout: number): Promise<void> {
     this.#closed = true;
     this.#cancelWait?.();
     const opening = this.#opening;
@@ -437,13 +468,19 @@ export class ConnectionManager {
       await new Promise<void>((resolve) => {
         const done = () => {
           clearTimeout(timer);
-          removeClose();
-          removeGone();
+          for (const remove of removers) remove();
           resolve();
         };
         const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
-        const removeClose = on(connection, 'connection_close', done);
-        const removeGone = on(connection, 'disconnected', done);
+        const removers = [
+          on(connection, 'connection_close', done),
+          on(connection, 'disconnected', done),
+          // Bytes rhea cannot read while the close is under way: nothing more to wait for.
+          on(connection, 'protocol_error', done),
+          on(connection, 'error', (error: unknown) => {
+            if (error === (connection as unknown as { saved_error?: unknown }).saved_error) done();
+          }),
+        ];
         connection.close();
       });
       destroy(connection);
@@ -528,9 +565,30 @@ function isSaslFrameWithSecrets(frame: Buffer): boolean {
   return code === undefined || !SASL_HARMLESS_FRAMES.has(code);
 }
 
+/**
+ * Destroys the connection's socket and stops rhea's timers for it. rhea learns of a socket's end
+ * only from its 'end' and 'error' events, which a local destroy does not emit: its heartbeat
+ * timers (with an idle timeout) would otherwise fire on the dead connection later, write to the
+ * destroyed socket and keep the process alive until then. When this runs inside rhea's handling
+ * of incoming bytes (a close frame from the peer), rhea arms its idle timer again once that
+ * handling returns: the timers are stopped again then.
+ */
 function destroy(connection: Connection): void {
-  const socket = (connection as unknown as { socket?: { destroy(): void } }).socket;
-  socket?.destroy();
+  const c = connection as unknown as {
+    socket?: { destroy(): void };
+    heartbeat_in?: NodeJS.Timeout;
+    heartbeat_out?: NodeJS.Timeout;
+    abort_idle?: NodeJS.Timeout;
+  };
+  c.socket?.destroy();
+  const stopTimers = (): void => {
+    for (const timer of ['heartbeat_in', 'heartbeat_out', 'abort_idle'] as const) {
+      clearTimeout(c[timer]);
+      c[timer] = undefined;
+    }
+  };
+  stopTimers();
+  setImmediate(stopTimers);
 }
 
 function readPeer(connection: Connection): PeerInfo {

@@ -22,6 +22,10 @@ import { type BackoffOptions, delayFor, resolveBackoff } from '../policy/backoff
 import { Client } from './Client.js';
 import type { ClientState } from './ConnectionManager.js';
 import { ConnectionManager, type ConnectTarget, type ReconnectPolicy, type SaslMechanism } from './ConnectionManager.js';
+import { MIN_MAX_FRAME_SIZE } from './frameGuard.js';
+
+/** The default max-frame-size: large frames are efficient, and a larger frame is refused rather than buffered. */
+const DEFAULT_MAX_FRAME_SIZE = 1024 * 1024;
 
 /** TLS settings for `amqps` connections. Certificates and keys are PEM text, Buffers, or paths to PEM files. */
 export interface TlsOptions {
@@ -84,6 +88,14 @@ export interface ClientOptions {
   /** Idle timeout announced to the peer, in milliseconds (heartbeats at half of it). @default none */
   idleTimeout?: number;
   /**
+   * The largest frame the peer may send, in bytes (AMQP's max-frame-size, at least 512): announced
+   * in the open frame, and a larger frame from the peer ends the connection with a
+   * `ConnectionLostError` (`amqp:connection:framing-error`) instead of being buffered. Messages
+   * larger than this still arrive, split over several frames.
+   * @default 1048576 (1 MiB)
+   */
+  maxFrameSize?: number;
+  /**
    * Reconnect after a lost connection or a failed attempt, with exponential backoff: 100 ms
    * doubling to a 10 s cap, optional jitter and attempt limit (C1). Receivers re-attach and get
    * their credit back (R4); unsettled sends are resent (S3). Authentication and authorization
@@ -113,6 +125,7 @@ const clientKeys = [
   'connectTimeout',
   'closeTimeout',
   'idleTimeout',
+  'maxFrameSize',
   'reconnect',
   'tls',
   'sasl',
@@ -411,6 +424,7 @@ function clientFrom(options: Record<string, unknown>): Client {
     targets,
     containerId: optionalString(options.containerId, 'containerId'),
     connectTimeout: integer(options.connectTimeout, 'connectTimeout', 1, 2_147_483_647, 30_000),
+    maxFrameSize: integer(options.maxFrameSize, 'maxFrameSize', MIN_MAX_FRAME_SIZE, 4_294_967_295, DEFAULT_MAX_FRAME_SIZE),
     idleTimeout: optionalInteger(options.idleTimeout, 'idleTimeout', 0, 2_147_483_647),
     properties,
     reconnect: resolveReconnect(options.reconnect),

@@ -5,6 +5,8 @@ import {
   invalid,
   oneOf,
   onlyKnownKeys,
+  optionalInteger,
+  optionalBoolean,
   optionalFunction,
   optionalRecord,
   optionalString,
@@ -67,6 +69,30 @@ export interface ReceiveOptions {
    * detaches the link).
    */
   onAttach?: (attach: RemoteAttach) => void;
+  /**
+   * Attach the link again when the peer detaches it with a retryable error (`amqp:link:detach-forced`,
+   * a busy or restarting broker), after the reconnect policy's delay. `false` ends the stream with
+   * that error instead: for links whose attach grants what a new attach would not get back, such as
+   * an Azure Service Bus session lock, or whose refusal the application must see at once.
+   * @default true (when the client reconnects)
+   */
+  reattach?: boolean;
+  /**
+   * How long the peer may take to answer the attach (each time the link attaches, after a
+   * reconnect too), in milliseconds. Past it the link is detached and the stream ends with an
+   * `OperationTimeoutError` (retryable: the `reconnect` operator may subscribe again).
+   * @default 30000
+   */
+  attachTimeout?: number;
+  /**
+   * The largest message this receiver takes, in encoded bytes: announced in the attach
+   * (max-message-size), so a well-behaved peer never sends a bigger one. One that does — or a
+   * transfer that never ends — is cut off as soon as it passes the limit: the link is detached with
+   * `amqp:link:message-size-exceeded` and the stream ends with a `MessageTooLargeError`, before
+   * more of it is buffered.
+   * @default no limit (AMQP's default)
+   */
+  maxMessageSize?: number;
 }
 
 /** What the peer put in its attach frame for a receiver link (AMQP 1.0 section 2.7.3). */
@@ -106,10 +132,27 @@ export interface SendOptions<T = unknown> {
   onDrop?: (message: T | OutgoingMessage<T>) => void;
   /** The link name. @default a generated unique name */
   linkName?: string;
+  /**
+   * Ask for a durable target (terminus durability unsettled-state, never expires). RabbitMQ declares
+   * the queue of a `/queue/NAME` address with the target's durability, so sending there to a durable
+   * queue — every quorum queue — needs it (otherwise the attach fails with `amqp:precondition-failed`),
+   * and in a vhost whose default queue type is quorum it makes the queue declared on attach a quorum
+   * queue. It is about the terminus, not the messages: those are durable by `header.durable`.
+   * @default false
+   */
+  durable?: boolean;
   /** Target capabilities, e.g. `['queue']`. */
   capabilities?: string[];
   /** Link properties sent in the attach frame. */
   properties?: Record<string, unknown>;
+  /**
+   * How long the peer may take to answer the attach (each time the link attaches, after a
+   * reconnect too), in milliseconds. Past it the link is detached and the stream ends with a
+   * `SendFailedError` listing every message without an outcome, whose `cause` is an
+   * `OperationTimeoutError`.
+   * @default 30000
+   */
+  attachTimeout?: number;
 }
 
 /** Receive options after validation. */
@@ -126,6 +169,9 @@ export interface ResolvedReceiveOptions {
   readonly onModifyUnsupported: 'error' | 'release' | 'reject';
   readonly typed: boolean;
   readonly onAttach: ((attach: RemoteAttach) => void) | undefined;
+  readonly reattach: boolean;
+  readonly attachTimeout: number;
+  readonly maxMessageSize: number | undefined;
 }
 
 /** Send options after validation. */
@@ -135,8 +181,10 @@ export interface ResolvedSendOptions<T> {
   readonly overflow: 'error' | 'drop-newest' | 'drop-oldest';
   readonly onDrop: ((message: T | OutgoingMessage<T>) => void) | undefined;
   readonly linkName: string | undefined;
+  readonly durable: boolean;
   readonly capabilities: readonly string[] | undefined;
   readonly properties: Record<string, unknown> | undefined;
+  readonly attachTimeout: number;
 }
 
 const receiveKeys = [
@@ -152,13 +200,20 @@ const receiveKeys = [
   'onModifyUnsupported',
   'typed',
   'onAttach',
+  'reattach',
+  'attachTimeout',
+  'maxMessageSize',
 ];
-const sendKeys = ['maxInFlight', 'bufferSize', 'overflow', 'onDrop', 'linkName', 'capabilities', 'properties'];
+const sendKeys = ['maxInFlight', 'bufferSize', 'overflow', 'onDrop', 'linkName', 'durable', 'capabilities', 'properties', 'attachTimeout'];
 
 /** Largest credit accepted: far beyond any sensible window, small enough to keep arithmetic exact. */
 const MAX_CREDIT = 1_000_000;
 /** rhea's session window for unsettled outgoing transfers. */
 const MAX_IN_FLIGHT = 2048;
+/** The longest `setTimeout` delay Node honours. */
+const MAX_TIMER_DELAY = 2_147_483_647;
+/** The default `attachTimeout`, as `connectTimeout`'s. */
+const DEFAULT_ATTACH_TIMEOUT = 30_000;
 
 /**
  * Validates `client.receive()` options at call time.
@@ -184,6 +239,9 @@ export function resolveReceiveOptions(options: unknown): ResolvedReceiveOptions 
     onModifyUnsupported: oneOf(o.onModifyUnsupported, 'onModifyUnsupported', ['error', 'release', 'reject'], 'error'),
     typed: o.typed === true,
     onAttach: optionalFunction<(attach: RemoteAttach) => void>(o.onAttach, 'onAttach'),
+    reattach: optionalBoolean(o.reattach, 'reattach') ?? true,
+    attachTimeout: integer(o.attachTimeout, 'attachTimeout', 1, MAX_TIMER_DELAY, DEFAULT_ATTACH_TIMEOUT),
+    maxMessageSize: optionalInteger(o.maxMessageSize, 'maxMessageSize', 1, Number.MAX_SAFE_INTEGER),
   };
 }
 
@@ -199,13 +257,16 @@ export function resolveSendOptions<T>(options: unknown): ResolvedSendOptions<T> 
   if (onDrop !== undefined && overflow === 'error') {
     throw new ConfigError('onDrop', "Invalid option 'onDrop': it is called only with overflow 'drop-newest' or 'drop-oldest', but overflow is 'error'");
   }
+  if (o.durable !== undefined && typeof o.durable !== 'boolean') invalid('durable', 'true or false', o.durable);
   return {
     maxInFlight: integer(o.maxInFlight, 'maxInFlight', 1, MAX_IN_FLIGHT, 1000),
     bufferSize: integer(o.bufferSize, 'bufferSize', 1, 10_000_000, 10_000),
     overflow,
     onDrop,
     linkName: optionalString(o.linkName, 'linkName'),
+    durable: o.durable === true,
     capabilities: optionalStrings(o.capabilities, 'capabilities'),
     properties: optionalRecord(o.properties, 'properties'),
+    attachTimeout: integer(o.attachTimeout, 'attachTimeout', 1, MAX_TIMER_DELAY, DEFAULT_ATTACH_TIMEOUT),
   };
 }

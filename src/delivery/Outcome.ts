@@ -9,7 +9,11 @@ export interface Outcome<T = unknown> {
   readonly state: OutcomeState;
   /** The input exactly as it was given to `send` (a body, or a {@link OutgoingMessage}). */
   readonly message: T | OutgoingMessage<T>;
-  /** The peer's error, for `rejected`. */
+  /**
+   * The peer's error, for `rejected`. A message larger than the max-message-size the peer set on the
+   * link is not sent at all: it gets a `rejected` outcome made by the client, whose `error` is a
+   * `MessageTooLargeError` (condition `amqp:link:message-size-exceeded`), and the stream goes on.
+   */
   readonly error?: { readonly condition: string; readonly description?: string | undefined } | undefined;
   /** For `modified`: whether the peer counted a failed delivery, and whether it will not take the message here again. */
   readonly modified?:

@@ -65,6 +65,11 @@ const conditions: Record<string, Make> = {
   'com.microsoft:session-lock-lost': generic(false),
   'com.microsoft:session-cannot-be-locked': generic(true),
   'com.microsoft:entity-disabled': generic(false),
+  // The service moved the entity's container: attach again (azure-servicebus retries it).
+  'com.microsoft:container-close': link(true),
+  'com.microsoft:message-not-found': generic(false),
+  'com.microsoft:argument-error': generic(false),
+  'com.microsoft:argument-out-of-range': generic(false),
 };
 
 /** Node socket error codes that mean "the network failed": reconnecting can help. */

@@ -4,6 +4,7 @@ import type { AmqpMessage } from '../delivery/message.js';
 import { DeliveryAlreadySettledError, NotSupportedError } from '../errors/errors.js';
 import { decodeTypedMessage, fromRheaMessage } from './codec.js';
 import { wireState } from './dispositions.js';
+import type { HeldNode } from './heldList.js';
 
 /** What a delivery needs from the link that received it. */
 export interface DeliveryOwner {
@@ -26,7 +27,13 @@ export interface DeliveryOwner {
  * A received message wrapping rhea's delivery. The link owns it: the link releases it on detach
  * (R3) or marks it stale on connection loss (R4); the application settles it at most once.
  */
-export class DeliveryImpl<T> implements Delivery<T> {
+export class DeliveryImpl<T> implements Delivery<T>, HeldNode<DeliveryImpl<T>> {
+  /** @internal The receiver's list of unsettled deliveries (see HeldList). */
+  heldPrev: DeliveryImpl<T> | undefined = undefined;
+  /** @internal */
+  heldNext: DeliveryImpl<T> | undefined = undefined;
+  /** @internal */
+  heldIn: object | undefined = undefined;
   #settledAs: SettlementState | undefined;
   /** Set when the link settled it for the application (teardown) or lost it (connection loss). */
   #gone: 'detached' | 'stale' | undefined;

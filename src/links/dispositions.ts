@@ -9,9 +9,13 @@ const frames = createRequire(import.meta.url)('rhea/lib/frames.js') as {
   disposition(fields: Record<string, unknown>): unknown;
 };
 
-/** A settlement to put on the wire; `batch` names outcomes that carry no fields and may share a range. */
-interface Pending {
-  readonly id: number;
+/**
+ * A run of settlements to put on the wire as one frame: consecutive delivery ids with the same
+ * field-less outcome (`batch`), or a single settlement whose outcome carries fields.
+ */
+interface Range {
+  readonly first: number;
+  last: number;
   readonly state: unknown;
   readonly batch: 'accepted' | 'released' | undefined;
 }
@@ -39,15 +43,27 @@ export const wireState = {
  */
 export class DispositionWriter {
   readonly #session: Session;
-  #pending: Pending[] = [];
+  /** Ranges collected since the last flush, in the order they were opened. */
+  #ranges: Range[] = [];
+  /** The most recent range, which the next settlement extends when it follows on. */
+  #open: Range | undefined;
   #scheduled = false;
 
   constructor(session: Session) {
     this.#session = session;
   }
 
-  add(id: number, state: unknown, batch: Pending['batch']): void {
-    this.#pending.push({ id, state, batch });
+  add(id: number, state: unknown, batch: Range['batch']): void {
+    // Settling in delivery order (the common case) extends the open range: no allocation per
+    // settlement, one frame per run.
+    const open = this.#open;
+    if (open !== undefined && batch !== undefined && batch === open.batch && id === open.last + 1) {
+      open.last = id;
+    } else {
+      const range: Range = { first: id, last: id, state, batch };
+      this.#ranges.push(range);
+      this.#open = range;
+    }
     if (!this.#scheduled) {
       this.#scheduled = true;
       queueMicrotask(() => this.flush());
@@ -57,34 +73,33 @@ export class DispositionWriter {
   /** Writes everything pending now; called before a detach so dispositions precede it. */
   flush(): void {
     this.#scheduled = false;
-    const pending = this.#pending;
-    if (pending.length === 0) return;
-    this.#pending = [];
+    const ranges = this.#ranges;
+    if (ranges.length === 0) return;
+    this.#ranges = [];
+    this.#open = undefined;
     if (this.#session.is_closed()) return;
-    if (pending.length > 1) pending.sort((a, b) => a.id - b.id);
-    let first = pending[0]!;
-    let last = first;
-    for (let i = 1; i < pending.length; i++) {
-      const next = pending[i]!;
-      if (next.batch !== undefined && next.batch === first.batch && next.id === last.id + 1) {
-        last = next;
+    if (ranges.length > 1) ranges.sort((a, b) => a.first - b.first);
+    let current = ranges[0]!;
+    for (let i = 1; i < ranges.length; i++) {
+      const next = ranges[i]!;
+      if (next.batch !== undefined && next.batch === current.batch && next.first === current.last + 1) {
+        current.last = next.last;
         continue;
       }
-      this.#write(first, last);
-      first = next;
-      last = next;
+      this.#write(current);
+      current = next;
     }
-    this.#write(first, last);
+    this.#write(current);
   }
 
-  #write(first: Pending, last: Pending): void {
+  #write(range: Range): void {
     (this.#session as unknown as { output(frame: unknown): void }).output(
       frames.disposition({
         role: true,
-        first: first.id,
-        ...(last.id === first.id ? {} : { last: last.id }),
+        first: range.first,
+        ...(range.last === range.first ? {} : { last: range.last }),
         settled: true,
-        state: first.state,
+        state: range.state,
       }),
     );
   }

@@ -5,13 +5,14 @@ import type { ConnectionManager } from '../client/ConnectionManager.js';
 import type { RemoteAttach, ResolvedReceiveOptions } from '../config/options.js';
 import type { Delivery } from '../delivery/Delivery.js';
 import type { AmqpError } from '../errors/AmqpError.js';
-import { LinkDetachedError } from '../errors/errors.js';
+import { LinkDetachedError, MessageTooLargeError, OperationTimeoutError } from '../errors/errors.js';
 import { translate } from '../errors/translate.js';
 import { log } from '../log.js';
 import { CreditWindow } from './creditWindow.js';
 import { type PayloadTap, tapPayloads } from './codec.js';
 import { DeliveryImpl, type DeliveryOwner } from './DeliveryImpl.js';
 import { DispositionWriter } from './dispositions.js';
+import { HeldList } from './heldList.js';
 import { on } from './rheaEvents.js';
 
 /**
@@ -27,7 +28,9 @@ export function supportsModified(product: string | undefined, version: string | 
 /** What the peer's attach frame says about a receiver link, for the `onAttach` option. */
 function remoteAttachOf(link: Receiver): RemoteAttach {
   const attach = (link as unknown as { remote?: { attach?: { source?: { address?: unknown; filter?: unknown } | null; properties?: unknown } } }).remote?.attach;
-  const source = attach?.source ?? undefined;
+  // A refusing peer sends a null source, which rhea hands over as its typed null, not as null.
+  const raw = attach?.source ?? undefined;
+  const source = raw !== undefined && (raw as { value?: unknown }).value === null && (raw as { type?: unknown }).type !== undefined ? undefined : raw;
   const record = (value: unknown): Record<string, unknown> =>
     value !== null && typeof value === 'object' && !Array.isArray(value) ? { ...(value as Record<string, unknown>) } : {};
   return {
@@ -60,7 +63,7 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
   return new Observable<Delivery<T>>((subscriber) => {
     const linkId = `${manager.id}/r${nextLinkId++}`;
     const credit = new CreditWindow(options.credit, options.creditBatch);
-    const held = new Set<DeliveryImpl<T>>(); //  emitted and not settled: at most `credit` (R1)
+    const held = new HeldList<DeliveryImpl<T>>(); // emitted and not settled: at most `credit` (R1)
     // Deliveries beyond the credit granted, held back until the application settles some. A peer
     // should never send them, but RabbitMQ 3.10 counts a flow that crosses deliveries in flight as
     // fresh credit and does; they stay locked to this link and are released if it detaches.
@@ -75,6 +78,7 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
     let idleTimer: NodeJS.Timeout | undefined;
     let relinkTimer: NodeJS.Timeout | undefined; // attaching again after a retryable detach
     let relinkAttempt = 0;
+    let attachTimer: NodeJS.Timeout | undefined; // the peer's answer to the attach is due
 
     let dispositions: DispositionWriter | undefined;
     let payloads: PayloadTap | undefined; // the message bytes, for the typed decode
@@ -178,6 +182,7 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
       session.begin();
       dispositions = new DispositionWriter(session);
       if (options.typed) payloads = tapPayloads(session);
+      if (options.maxMessageSize !== undefined) limitMessageSize(session, options.maxMessageSize, tooLarge);
       const source: Record<string, unknown> = { address };
       if (options.filter !== undefined || options.selector !== undefined) {
         source.filter = { ...options.filter, ...(options.selector === undefined ? {} : rhea.filter.selector(options.selector)) };
@@ -195,11 +200,15 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
         snd_settle_mode: presettled ? 1 : 0,
         rcv_settle_mode: 0,
         ...(options.properties === undefined ? {} : { properties: options.properties }),
+        ...(options.maxMessageSize === undefined ? {} : { max_message_size: options.maxMessageSize }),
       } as Parameters<Session['open_receiver']>[0]);
       const link = receiver;
+      attachTimer = setTimeout(attachTimedOut, options.attachTimeout);
       linkRemovers.push(
         on(link, 'message', onMessage),
         on(link, 'receiver_open', () => {
+          clearTimeout(attachTimer);
+          attachTimer = undefined;
           relinkAttempt = 0;
           log.receiver('[%s] attached to %s', linkId, address);
           if (options.onAttach === undefined) return;
@@ -229,6 +238,41 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
       refill();
     }
 
+    /** The peer did not answer the attach in time: give the link up and end the stream (not re-attached). */
+    function attachTimedOut(): void {
+      attachTimer = undefined;
+      if (closing || receiver === undefined) return;
+      abandonLink();
+      fail(new OperationTimeoutError(`The peer did not answer the attach of the link from '${address}' within ${options.attachTimeout} ms`));
+    }
+
+    /**
+     * A message on this link passed `maxMessageSize` (limitMessageSize has stopped reading it): the
+     * link is detached with `amqp:link:message-size-exceeded` and the stream ends.
+     */
+    function tooLarge(size: number): void {
+      if (closing) return;
+      const description = `a message of more than ${options.maxMessageSize} bytes (${size} bytes so far) exceeds the receiver's maxMessageSize`;
+      try {
+        if (receiver !== undefined && !receiver.is_closed()) receiver.close({ condition: 'amqp:link:message-size-exceeded', description });
+      } catch {
+        // the connection under it is gone too: nothing to detach
+      }
+      fail(new MessageTooLargeError(`Receiving from '${address}': ${description}`, { condition: 'amqp:link:message-size-exceeded', description }));
+    }
+
+    /** Detaches the current link and ends its session, dropping what belonged to it. */
+    function abandonLink(): void {
+      const [oldReceiver, oldSession] = [receiver, session];
+      dropLink();
+      try {
+        if (oldReceiver !== undefined && !oldReceiver.is_closed()) oldReceiver.close();
+        if (oldSession !== undefined && !oldSession.is_closed()) oldSession.close();
+      } catch {
+        // the connection under it is gone too: nothing to end
+      }
+    }
+
     /**
      * The peer detached the link or ended its session. A retryable error (a broker shutting down,
      * `amqp:link:detach-forced`, an internal error) is treated like a lost connection when
@@ -237,7 +281,7 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
      */
     function linkFailed(error: AmqpError): void {
       if (closing) return;
-      const delay = error.retryable ? manager.reconnectPolicy?.delay(++relinkAttempt) : undefined;
+      const delay = error.retryable && options.reattach ? manager.reconnectPolicy?.delay(++relinkAttempt) : undefined;
       const old = session;
       dropLink();
       try {
@@ -266,6 +310,8 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
     /** The link went with its connection: what the application holds is stale (R4). */
     function dropLink(): void {
       clearIdleTimer();
+      clearTimeout(attachTimer);
+      attachTimer = undefined;
       for (const delivery of held) delivery.markStale();
       held.clear();
       overflow.length = 0; // never emitted: the broker redelivers them
@@ -321,6 +367,7 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
       closing = true; //                                   1. a close from now on is ours
       clearIdleTimer();
       clearTimeout(relinkTimer);
+      clearTimeout(attachTimer);
       if (held.size > 0 && receiver !== undefined && session !== undefined && receiver.is_open()) {
         // Take the link's credit back first (a flow with link-credit 0, written now): with credit
         // left, the peer would send what we release straight back to this link, to be unsettled
@@ -342,4 +389,39 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
       log.receiver('[%s] detached from %s', linkId, address);
     };
   });
+}
+
+/** The fields of an incoming transfer frame the size limit reads. */
+interface TransferFrame {
+  performative: { handle?: number; more?: boolean; aborted?: boolean };
+  payload?: Buffer;
+}
+
+/**
+ * Stops reading a message on `session` as soon as its bytes pass `max` (receive option
+ * `maxMessageSize`), and calls `exceeded`: rhea joins the frames of a multi-frame message with no
+ * limit, so a peer that ignores the attach's max-message-size — or a transfer whose `more` flag never
+ * clears — would otherwise grow memory without end. From then on the session's transfers are
+ * dropped unread; the link is being detached and its session ended. Each receiver link has a
+ * session of its own, so only that link is affected.
+ */
+function limitMessageSize(session: Session, max: number, exceeded: (size: number) => void): void {
+  const target = session as unknown as { on_transfer(frame: TransferFrame): void };
+  const original = target.on_transfer;
+  const sizes = new Map<number, number>(); // bytes so far of the message arriving on each handle
+  let over = false;
+  target.on_transfer = function (this: unknown, frame: TransferFrame): void {
+    if (over) return;
+    const handle = frame.performative.handle ?? 0;
+    const size = (sizes.get(handle) ?? 0) + (frame.payload?.length ?? 0);
+    if (size > max) {
+      over = true;
+      sizes.clear();
+      exceeded(size);
+      return;
+    }
+    if (frame.performative.more === true && frame.performative.aborted !== true) sizes.set(handle, size);
+    else sizes.delete(handle);
+    original.call(this, frame);
+  };
 }

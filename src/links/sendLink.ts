@@ -2,11 +2,13 @@ import type { Connection, Delivery as RheaDelivery, EventContext, Message as Rhe
 import type { OutgoingMessage } from '../delivery/message.js';
 import type { Outcome, OutcomeState } from '../delivery/Outcome.js';
 import { AmqpError } from '../errors/AmqpError.js';
-import { BufferOverflowError, LinkDetachedError, SendFailedError } from '../errors/errors.js';
+import rhea from 'rhea';
+import { BufferOverflowError, LinkDetachedError, MessageTooLargeError, OperationTimeoutError, SendFailedError } from '../errors/errors.js';
 import { translate } from '../errors/translate.js';
 import { log } from '../log.js';
 import type { ConnectionManager } from '../client/ConnectionManager.js';
 import type { ResolvedSendOptions } from '../config/options.js';
+import { batchWrites } from './batchWrites.js';
 import { toRheaMessage } from './codec.js';
 import { on } from './rheaEvents.js';
 
@@ -57,6 +59,8 @@ export class SendEngine<T> {
   #onIdle: (() => void) | undefined;
   #relinkTimer: NodeJS.Timeout | undefined;
   #relinkAttempt = 0;
+  /** Runs out when the peer has not answered the current attach in time. */
+  #attachTimer: NodeJS.Timeout | undefined;
 
   constructor(manager: ConnectionManager, address: string, options: ResolvedSendOptions<T>, sink: OutcomeSink<T>) {
     this.#manager = manager;
@@ -153,6 +157,7 @@ export class SendEngine<T> {
   dispose(): void {
     this.#ended = true;
     clearTimeout(this.#relinkTimer);
+    clearTimeout(this.#attachTimer);
     this.#onRoom = undefined;
     for (const remove of [...this.#linkRemovers, ...this.#removers]) remove();
     this.#linkRemovers.length = 0;
@@ -225,6 +230,7 @@ export class SendEngine<T> {
   }
 
   #requeueInFlight(): void {
+    clearTimeout(this.#attachTimer);
     for (const remove of this.#linkRemovers) remove();
     this.#linkRemovers.length = 0;
     this.#sender = undefined;
@@ -247,6 +253,7 @@ export class SendEngine<T> {
       ...(this.#options.linkName === undefined ? {} : { name: this.#options.linkName }),
       target: {
         address: this.#address,
+        ...(this.#options.durable ? { durable: 2, expiry_policy: 'never' } : {}),
         ...(this.#options.capabilities === undefined ? {} : { capabilities: [...this.#options.capabilities] }),
       },
       autosettle: true,
@@ -256,10 +263,18 @@ export class SendEngine<T> {
     this.#session = session;
     this.#sender = sender;
     const address = this.#address;
+    clearTimeout(this.#attachTimer);
+    this.#attachTimer = setTimeout(() => {
+      this.#attachTimer = undefined;
+      if (this.#ended || this.#sender !== sender) return;
+      this.#fail(new OperationTimeoutError(`The peer did not answer the attach of the link to '${address}' within ${this.#options.attachTimeout} ms`));
+    }, this.#options.attachTimeout);
     const outcome = (state: OutcomeState) => (context: EventContext) => this.#settle(context.delivery!, state);
     this.#linkRemovers.push(
       on(sender, 'sendable', () => this.#pump()),
       on(sender, 'sender_open', () => {
+        clearTimeout(this.#attachTimer);
+        this.#attachTimer = undefined;
         this.#relinkAttempt = 0;
         log.sender('[%s/%s] attached to %s', this.#manager.id, this.#linkId, address);
         this.#pump();
@@ -309,21 +324,63 @@ export class SendEngine<T> {
   #pump(): void {
     const sender = this.#sender;
     if (sender === undefined || this.#ended || !sender.is_open()) return;
+    const limit = maxMessageSizeOf(sender);
+    let refused = false;
+    const handedBefore = this.#handed;
     while (this.#head < this.#buffer.length && this.#canSend()) {
       const entry = this.#buffer[this.#head]!;
       this.#buffer[this.#head++] = undefined;
+      if (limit === undefined) {
+        this.#handed++;
+        this.#inFlight.set(sender.send(entry.encoded), entry);
+        continue;
+      }
+      // The peer set a max-message-size on the link: measure the message, and refuse one that is
+      // larger here rather than have the peer detach the link (failing every message on it).
+      const payload = rhea.message.encode(entry.encoded) as Buffer;
+      if (payload.length > limit) {
+        refused = true;
+        this.#refuse(entry, payload.length, limit);
+        if (this.#ended || this.#sender !== sender) return;
+        continue;
+      }
       this.#handed++;
-      this.#inFlight.set(sender.send(entry.encoded), entry);
+      this.#inFlight.set(sender.send(payload, undefined, 0), entry);
     }
+    if (this.#handed !== handedBefore) batchWrites(sender);
     if (this.#head > 1024 && this.#head * 2 > this.#buffer.length) {
       this.#buffer = this.#buffer.slice(this.#head);
       this.#head = 0;
+    }
+    if (refused) {
+      // A refused message may have been the last one due.
+      this.#completeIfDone();
+      if (this.#onIdle !== undefined && this.buffered + this.#inFlight.size === 0) this.#onIdle();
     }
     if (this.#onRoom !== undefined && this.hasRoom()) {
       const listener = this.#onRoom;
       this.#onRoom = undefined;
       listener();
     }
+  }
+
+  /**
+   * Reports a message larger than the link's max-message-size without sending it: a `rejected`
+   * outcome whose `error` is a {@link MessageTooLargeError} (condition
+   * `amqp:link:message-size-exceeded`), generated here — the message never left the client.
+   */
+  #refuse(entry: Entry<T>, size: number, limit: number): void {
+    const description = `the message is ${size} bytes encoded, over the max-message-size of ${limit} bytes the peer set on the link to '${this.#address}'; it was not sent`;
+    log.sender('[%s/%s] refused: %s', this.#manager.id, this.#linkId, description);
+    this.#sink.next({
+      state: 'rejected',
+      message: entry.input,
+      error: new MessageTooLargeError(`Refused before sending: ${description}`, {
+        condition: 'amqp:link:message-size-exceeded',
+        description,
+      }) as MessageTooLargeError & { readonly condition: string },
+      resent: entry.resent === true,
+    });
   }
 
   #settle(delivery: RheaDelivery, state: OutcomeState): void {
@@ -419,4 +476,10 @@ export class SendEngine<T> {
     log.sender('[%s/%s] %s', this.#manager.id, this.#linkId, error.message);
     this.#sink.error(error);
   }
+}
+
+/** The max-message-size the peer set in its attach for this sender link, when it set one (0 is none). */
+function maxMessageSizeOf(sender: Sender): number | undefined {
+  const size = (sender as unknown as { remote?: { attach?: { max_message_size?: unknown } } }).remote?.attach?.max_message_size;
+  return typeof size === 'number' && size > 0 && Number.isSafeInteger(size) ? size : undefined;
 }

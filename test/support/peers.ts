@@ -7,6 +7,10 @@
  *  - `embedded`: the project's own EmbeddedBroker, started by each test (see `usePeer`).
  *  - `rabbitmq`: RabbitMQ 3.10 with rabbitmq_amqp1_0, one isolated node per run (scripts/rabbitmq.sh).
  *  - `proton-c`: the Qpid Proton C example broker, one per run (scripts/proton-broker.sh).
+ *  - `rabbitmq-cluster`: a 3-node RabbitMQ 3.10 cluster with quorum queues (scripts/rabbitmq-cluster.sh).
+ *    Opt-in: selected only when PEERS names it (or is `all`). Started by the test files that use it
+ *    (test/cluster), in their own `beforeAll`, not by global setup, and not offered to `forEachPeer`:
+ *    see `selfStartedPeer`.
  *
  * Real peers are started once per run by test/support/globalSetup.ts, which hands their URLs to the
  * tests through vitest's provide/inject (`inject('peers')`).
@@ -23,9 +27,12 @@ import { accessSync, constants } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, inject, it } from 'vitest';
 
-export type PeerName = 'embedded' | 'rabbitmq' | 'proton-c';
-export const PEER_NAMES: readonly PeerName[] = ['embedded', 'rabbitmq', 'proton-c'];
-export const REAL_PEERS: readonly Exclude<PeerName, 'embedded'>[] = ['rabbitmq', 'proton-c'];
+export type PeerName = 'embedded' | 'rabbitmq' | 'proton-c' | 'rabbitmq-cluster';
+export const PEER_NAMES: readonly PeerName[] = ['embedded', 'rabbitmq', 'proton-c', 'rabbitmq-cluster'];
+/** Peers test files start for themselves (too heavy for every run): never in a default selection. */
+export const SELF_STARTED_PEERS: readonly PeerName[] = ['rabbitmq-cluster'];
+/** Real peers global setup starts once per run and shares. */
+export const REAL_PEERS: readonly Exclude<PeerName, 'embedded' | 'rabbitmq-cluster'>[] = ['rabbitmq', 'proton-c'];
 
 /**
  * What a peer does, one fact per flag. A flag that is `true` is the behaviour the AMQP 1.0 spec (and
@@ -109,6 +116,19 @@ export const PEER_CAPS: Readonly<Record<PeerName, PeerCaps>> = {
     // A flow that crosses deliveries in flight is taken as fresh credit: a receiver settling as it
     // goes gets more than it granted (rhea logs "Received transfer when credit was 0"); measured up
     // to ~2.5x a credit of 100 (test/brokers/invariants.spec.ts, R1).
+    exactCredit: false,
+  },
+  // The same broker, clustered: every fact of the single node holds on each of its nodes.
+  'rabbitmq-cluster': {
+    ...ALL,
+    modified: false,
+    deliveryCount: false,
+    drainWithCredit: false,
+    dynamicSource: false,
+    anonymousRelay: false,
+    rejectedDeadLetters: false,
+    rejectedToSender: false,
+    attachErrorEndsSession: true,
     exactCredit: false,
   },
   'proton-c': {
@@ -212,6 +232,7 @@ export function whyNotInstalled(name: PeerName): string | undefined {
     case 'embedded':
       return undefined;
     case 'rabbitmq':
+    case 'rabbitmq-cluster':
       return executable(RABBITMQ_SERVER)
         ? undefined
         : `RabbitMQ is not installed (${RABBITMQ_SERVER} missing; run scripts/install-brokers.sh as root)`;
@@ -241,13 +262,36 @@ function parsePeerList(value: string): PeerName[] {
 
 /**
  * The peers this run is meant to use, from `PEERS` (a comma list or `all`). Without `PEERS`:
- * every peer when `REQUIRE_BROKERS=1`, else `embedded` plus the real peers installed here.
+ * every peer when `REQUIRE_BROKERS=1`, else `embedded` plus the real peers installed here — in both
+ * cases without the opt-in `SELF_STARTED_PEERS`, which run only when `PEERS` names them.
  */
 export function selectedPeers(env: NodeJS.ProcessEnv = process.env): PeerName[] {
   const explicit = env.PEERS?.trim();
   if (explicit) return parsePeerList(explicit);
-  if (brokersRequired(env)) return [...PEER_NAMES];
-  return PEER_NAMES.filter((name) => whyNotInstalled(name) === undefined);
+  const shared = PEER_NAMES.filter((name) => !SELF_STARTED_PEERS.includes(name));
+  if (brokersRequired(env)) return shared;
+  return shared.filter((name) => whyNotInstalled(name) === undefined);
+}
+
+/**
+ * Whether the tests of a peer that a test file starts for itself (`SELF_STARTED_PEERS`) run:
+ * `undefined` when it is selected and installed, else the reason to skip them, also printed.
+ * @throws when it is selected but not installed and `REQUIRE_BROKERS=1` (CI): the file fails.
+ */
+export function selfStartedPeer(name: PeerName, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (!SELF_STARTED_PEERS.includes(name)) throw new Error(`${name} is started by global setup, not by a test file`);
+  let reason: string | undefined;
+  if (!selectedPeers(env).includes(name)) {
+    reason = `${name} not selected (PEERS=${env.PEERS ?? ''}; add ${name} to run it)`;
+  } else {
+    const missing = whyNotInstalled(name);
+    if (missing !== undefined && brokersRequired(env)) {
+      throw new Error(`REQUIRE_BROKERS=1 and PEERS selects ${name}, but ${missing}`);
+    }
+    reason = missing;
+  }
+  if (reason !== undefined) process.stderr.write(`[peers] SKIPPING every test on ${name}: ${reason}\n`);
+  return reason;
 }
 
 /** What tests get for each peer. */
@@ -318,7 +362,7 @@ function makePeer(name: PeerName, running: RunningPeer | undefined): Peer {
 /** The selected peers with what global setup provided (skipped peers included, see `skipReason`). */
 export function peers(): { peer: Peer; unavailable: string | undefined }[] {
   const p = provided();
-  return p.selected.map((name) => ({
+  return p.selected.filter((name) => !SELF_STARTED_PEERS.includes(name)).map((name) => ({
     peer: makePeer(name, p.running[name]),
     unavailable: p.unavailable[name] ?? (name !== 'embedded' && !p.running[name] ? 'not started' : undefined),
   }));

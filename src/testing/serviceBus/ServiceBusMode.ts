@@ -319,10 +319,21 @@ export class ServiceBusMode implements ServiceBusControl {
     });
     on('sender_open', (context) => this.onClientReceiverAttach(context));
     on('receiver_open', (context) => this.onClientSenderAttach(context));
-    on('sender_close', (context) => this.onDetach(context.sender));
-    on('receiver_close', (context) => this.onDetach(context.receiver));
-    on('session_close', (context) => this.dropLinks(context.connection, context.session));
-    on('session_error', (context) => this.dropLinks(context.connection, context.session));
+    // why setImmediate: rhea reads a disposition and a detach (or end) in one pass but raises the
+    // outcome events only afterwards, on its next tick; releasing the link's messages at once
+    // would lose the settlements the client made just before it detached.
+    const later = (run: () => void) => setImmediate(() => {
+      if (this.disposed) return;
+      try {
+        run();
+      } catch (err) {
+        log('deferred detach failed: %O', err);
+      }
+    });
+    on('sender_close', (context) => later(() => this.onDetach(context.sender)));
+    on('receiver_close', (context) => later(() => this.onDetach(context.receiver)));
+    on('session_close', (context) => later(() => this.dropLinks(context.connection, context.session)));
+    on('session_error', (context) => later(() => this.dropLinks(context.connection, context.session)));
     on('connection_close', (context) => this.connectionGone(context.connection));
     on('connection_error', (context) => this.connectionGone(context.connection));
     on('disconnected', (context) => this.connectionGone(context.connection));

@@ -1,0 +1,91 @@
+// Azure Service Bus (seed 001, "Receive messages from a queue"): by iteration until max_wait_time, and in batches.
+// Run: npx tsx examples/serviceBusReceive.ts  (SERVICEBUS_CONNECTION_STRING and SERVICEBUS_QUEUE_NAME for a real namespace)
+// Prints the messages as the stream gets them, then one message and a batch of up to five from receiveMessages.
+import { randomBytes } from 'node:crypto';
+import { concatMap, lastValueFrom, toArray } from 'rxjs';
+import { createServiceBusClient, type ServiceBusClient } from 'rhea-rx';
+import { createSelfSignedCertificate, EmbeddedBroker } from 'rhea-rx/testing';
+
+const LOCK_DURATION = 30_000;
+
+async function main(sb: ServiceBusClient, _local?: EmbeddedBroker): Promise<void> {
+  const sender = sb.createSender(names.queue);
+  await sender.sendMessages(['a', 'b', 'c'].map((x) => ({ body: `message ${x}` })));
+
+  // Iterating a receiver with max_wait_time: the stream completes after 1 s with nothing new (and
+  // nothing unsettled), like `for msg in receiver` with max_wait_time=1.
+  const receiver = sb.createReceiver(names.queue, { maxWaitTime: 1_000 });
+  const seen = await lastValueFrom(
+    receiver.receive().pipe(
+      concatMap(async (message) => {
+        console.log(`received: ${String(message)} (sequence number ${String(message.sequenceNumber)})`);
+        await message.complete();
+        return String(message);
+      }),
+      toArray(),
+    ),
+  );
+  console.log(`the stream ended after ${seen.length} messages and 1 s without one`);
+
+  // receive_messages(max_wait_time=10): try to receive a single message within 10 seconds
+  await sender.sendMessages(Array.from({ length: 7 }, (_, i) => ({ body: `batch message ${i + 1}` })));
+  const [single] = await receiver.receiveMessages({ maxWaitTime: 10_000 });
+  if (single !== undefined) {
+    console.log(`single: ${String(single)}`);
+    await single.complete();
+  }
+
+  // receive_messages(max_message_count=5, max_wait_time=10): a batch of at most 5 within 10 seconds
+  const batch = await receiver.receiveMessages({ maxMessageCount: 5, maxWaitTime: 10_000 });
+  console.log(`batch of ${batch.length}: ${batch.map(String).join(', ')}`);
+  for (const message of batch) await message.complete();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where to run: the namespace in SERVICEBUS_CONNECTION_STRING, or an in-process EmbeddedBroker in
+// Service Bus mode (TLS with a throwaway certificate, a random key) with the entities used here.
+
+const names = {
+  queue: process.env.SERVICEBUS_QUEUE_NAME ?? 'orders',
+  sessionQueue: process.env.SERVICEBUS_SESSION_QUEUE_NAME ?? 'sessions',
+  topic: process.env.SERVICEBUS_TOPIC_NAME ?? 'events',
+  subscription: process.env.SERVICEBUS_SUBSCRIPTION_NAME ?? 'audit',
+};
+
+async function serviceBus(): Promise<{ sb: ServiceBusClient; local: EmbeddedBroker | undefined; stop(): Promise<void> } | undefined> {
+  const connectionString = process.env.SERVICEBUS_CONNECTION_STRING;
+  if (connectionString !== undefined) {
+    const sb = createServiceBusClient(connectionString);
+    return { sb, local: undefined, stop: () => sb.close() };
+  }
+  const { key, cert } = createSelfSignedCertificate();
+  let broker: EmbeddedBroker;
+  try {
+    broker = await EmbeddedBroker.start({
+      tls: { key, cert },
+      serviceBus: {
+        keys: { RootManageSharedAccessKey: randomBytes(32).toString('base64') },
+        entities: { queues: [names.queue], sessionQueues: [names.sessionQueue], topics: { [names.topic]: [names.subscription] } },
+        lockDuration: LOCK_DURATION,
+      },
+    });
+  } catch (error) {
+    console.log(`No Service Bus to run against: this EmbeddedBroker has no Service Bus mode (${(error as Error).message}).`);
+    console.log('Set SERVICEBUS_CONNECTION_STRING to run against a namespace.');
+    return undefined;
+  }
+  const sb = createServiceBusClient(broker.serviceBus.connectionString(), { tls: { ca: cert } });
+  return { sb, local: broker, stop: async () => (await sb.close(), await broker.stop()) };
+}
+
+const target = await serviceBus();
+if (target !== undefined) {
+  try {
+    await main(target.sb, target.local);
+  } catch (error) {
+    console.error(error);
+    process.exitCode = 1;
+  } finally {
+    await target.stop();
+  }
+}

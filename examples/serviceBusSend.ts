@@ -1,0 +1,83 @@
+// Azure Service Bus (seed 001, "Send messages to a queue"): a single message, then a list of two.
+// Run: npx tsx examples/serviceBusSend.ts  (SERVICEBUS_CONNECTION_STRING and SERVICEBUS_QUEUE_NAME for a real namespace)
+// Prints each send and, against the local broker, what the queue holds afterwards.
+import { randomBytes } from 'node:crypto';
+import { from, lastValueFrom, toArray } from 'rxjs';
+import { createServiceBusClient, type ServiceBusClient } from 'rhea-rx';
+import { createSelfSignedCertificate, EmbeddedBroker } from 'rhea-rx/testing';
+
+const LOCK_DURATION = 30_000;
+
+async function main(sb: ServiceBusClient, local: EmbeddedBroker | undefined): Promise<void> {
+  const sender = sb.createSender(names.queue);
+
+  // Sending a single message (azure-servicebus: sender.send_messages(ServiceBusMessage("Single message")))
+  await sender.sendMessages({ body: 'Single message' });
+  console.log('sent: Single message');
+
+  // Sending a list of messages
+  await sender.sendMessages([{ body: 'First message' }, { body: 'Second message' }]);
+  console.log('sent: First message, Second message');
+
+  // The same as a stream, with ids and properties: one outcome per message.
+  const orders = [1, 2, 3].map((n) => ({ body: `Order ${n}`, messageId: `order-${n}`, applicationProperties: { n } }));
+  const outcomes = await lastValueFrom(from(orders).pipe(sender.send(), toArray()));
+  console.log(`streamed: ${outcomes.map((o) => `${String(o.message.messageId)} ${o.state}`).join(', ')}`);
+
+  if (local !== undefined) {
+    const held = local.serviceBus.messages(names.queue).map((m) => {
+      const body = m.message.body as { content?: unknown };
+      return Buffer.isBuffer(body.content) ? body.content.toString() : String(m.message.body);
+    });
+    console.log(`the queue holds ${held.length} messages: ${held.join(' | ')}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where to run: the namespace in SERVICEBUS_CONNECTION_STRING, or an in-process EmbeddedBroker in
+// Service Bus mode (TLS with a throwaway certificate, a random key) with the entities used here.
+
+const names = {
+  queue: process.env.SERVICEBUS_QUEUE_NAME ?? 'orders',
+  sessionQueue: process.env.SERVICEBUS_SESSION_QUEUE_NAME ?? 'sessions',
+  topic: process.env.SERVICEBUS_TOPIC_NAME ?? 'events',
+  subscription: process.env.SERVICEBUS_SUBSCRIPTION_NAME ?? 'audit',
+};
+
+async function serviceBus(): Promise<{ sb: ServiceBusClient; local: EmbeddedBroker | undefined; stop(): Promise<void> } | undefined> {
+  const connectionString = process.env.SERVICEBUS_CONNECTION_STRING;
+  if (connectionString !== undefined) {
+    const sb = createServiceBusClient(connectionString);
+    return { sb, local: undefined, stop: () => sb.close() };
+  }
+  const { key, cert } = createSelfSignedCertificate();
+  let broker: EmbeddedBroker;
+  try {
+    broker = await EmbeddedBroker.start({
+      tls: { key, cert },
+      serviceBus: {
+        keys: { RootManageSharedAccessKey: randomBytes(32).toString('base64') },
+        entities: { queues: [names.queue], sessionQueues: [names.sessionQueue], topics: { [names.topic]: [names.subscription] } },
+        lockDuration: LOCK_DURATION,
+      },
+    });
+  } catch (error) {
+    console.log(`No Service Bus to run against: this EmbeddedBroker has no Service Bus mode (${(error as Error).message}).`);
+    console.log('Set SERVICEBUS_CONNECTION_STRING to run against a namespace.');
+    return undefined;
+  }
+  const sb = createServiceBusClient(broker.serviceBus.connectionString(), { tls: { ca: cert } });
+  return { sb, local: broker, stop: async () => (await sb.close(), await broker.stop()) };
+}
+
+const target = await serviceBus();
+if (target !== undefined) {
+  try {
+    await main(target.sb, target.local);
+  } catch (error) {
+    console.error(error);
+    process.exitCode = 1;
+  } finally {
+    await target.stop();
+  }
+}

@@ -1,0 +1,106 @@
+// Azure Service Bus (seed 001, "Send and receive a message from a session enabled queue"): a session id, a session receiver, the next available session.
+// Run: npx tsx examples/serviceBusSessions.ts  (SERVICEBUS_CONNECTION_STRING and SERVICEBUS_SESSION_QUEUE_NAME for a real namespace)
+// Prints each session's messages in order, its state, and that no session is left at the end.
+import { randomBytes } from 'node:crypto';
+import { concatMap, lastValueFrom, toArray } from 'rxjs';
+import { createServiceBusClient, NoActiveSessionError, type ServiceBusClient } from 'rhea-rx';
+import { createSelfSignedCertificate, EmbeddedBroker } from 'rhea-rx/testing';
+
+const LOCK_DURATION = 30_000;
+
+async function main(sb: ServiceBusClient, _local?: EmbeddedBroker): Promise<void> {
+  await sb.createSender(names.sessionQueue).sendMessages([
+    { body: 'Session Enabled Message 1', sessionId: 'customer-1' },
+    { body: 'Other session message', sessionId: 'customer-2' },
+    { body: 'Session Enabled Message 2', sessionId: 'customer-1' },
+  ]);
+
+  // get_queue_receiver(queue, session_id='customer-1'): this session only, in order.
+  const session = await sb.acceptSession(names.sessionQueue, 'customer-1', { maxWaitTime: 1_000 });
+  const bodies = await lastValueFrom(
+    session.receive().pipe(
+      concatMap(async (message) => {
+        await message.complete();
+        return String(message);
+      }),
+      toArray(),
+    ),
+  );
+  console.log(`session ${session.sessionId}: ${bodies.join(', ')}`);
+  await session.setSessionState('processed 2 messages');
+  console.log(`session ${session.sessionId} state: ${String(await session.getSessionState())}`);
+  console.log(`session lock renewed until ${(await session.renewSessionLock()).toISOString()}`);
+  await session.close();
+
+  // session_id=None (NEXT_AVAILABLE_SESSION): whichever session has messages.
+  const next = await sb.acceptNextSession(names.sessionQueue, { maxWaitTime: 1_000 });
+  const bodiesOfNext = await lastValueFrom(
+    next.receive().pipe(
+      concatMap(async (message) => {
+        await message.complete();
+        return String(message);
+      }),
+      toArray(),
+    ),
+  );
+  console.log(`next available session ${next.sessionId}: ${bodiesOfNext.join(', ')}`);
+  await next.close();
+
+  try {
+    const none = await sb.acceptNextSession(names.sessionQueue, { maxWaitTime: 2_000 });
+    console.log(`unexpected: session ${none.sessionId}`);
+    await none.close();
+  } catch (error) {
+    if (!(error instanceof NoActiveSessionError)) throw error;
+    console.log(`then no session is left: ${error.name} (retryable: ${error.retryable})`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where to run: the namespace in SERVICEBUS_CONNECTION_STRING, or an in-process EmbeddedBroker in
+// Service Bus mode (TLS with a throwaway certificate, a random key) with the entities used here.
+
+const names = {
+  queue: process.env.SERVICEBUS_QUEUE_NAME ?? 'orders',
+  sessionQueue: process.env.SERVICEBUS_SESSION_QUEUE_NAME ?? 'sessions',
+  topic: process.env.SERVICEBUS_TOPIC_NAME ?? 'events',
+  subscription: process.env.SERVICEBUS_SUBSCRIPTION_NAME ?? 'audit',
+};
+
+async function serviceBus(): Promise<{ sb: ServiceBusClient; local: EmbeddedBroker | undefined; stop(): Promise<void> } | undefined> {
+  const connectionString = process.env.SERVICEBUS_CONNECTION_STRING;
+  if (connectionString !== undefined) {
+    const sb = createServiceBusClient(connectionString);
+    return { sb, local: undefined, stop: () => sb.close() };
+  }
+  const { key, cert } = createSelfSignedCertificate();
+  let broker: EmbeddedBroker;
+  try {
+    broker = await EmbeddedBroker.start({
+      tls: { key, cert },
+      serviceBus: {
+        keys: { RootManageSharedAccessKey: randomBytes(32).toString('base64') },
+        entities: { queues: [names.queue], sessionQueues: [names.sessionQueue], topics: { [names.topic]: [names.subscription] } },
+        lockDuration: LOCK_DURATION,
+      },
+    });
+  } catch (error) {
+    console.log(`No Service Bus to run against: this EmbeddedBroker has no Service Bus mode (${(error as Error).message}).`);
+    console.log('Set SERVICEBUS_CONNECTION_STRING to run against a namespace.');
+    return undefined;
+  }
+  const sb = createServiceBusClient(broker.serviceBus.connectionString(), { tls: { ca: cert } });
+  return { sb, local: broker, stop: async () => (await sb.close(), await broker.stop()) };
+}
+
+const target = await serviceBus();
+if (target !== undefined) {
+  try {
+    await main(target.sb, target.local);
+  } catch (error) {
+    console.error(error);
+    process.exitCode = 1;
+  } finally {
+    await target.stop();
+  }
+}
