@@ -327,10 +327,18 @@ async function main(): Promise<number> {
   // Cuts at random intervals while messages are produced.
   const random = mulberry32(options.seed);
   const cutsAt: number[] = [];
+  let stopCutting: () => void = () => undefined;
   const cutting = (async () => {
     for (;;) {
       const [a, b] = options.cutEvery;
-      await sleep((a + random() * (b - a)) * 1000);
+      // A wait that stopCutting() ends at once, so the drain does not wait for the next cut.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, (a + random() * (b - a)) * 1000);
+        stopCutting = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
       if (!producing || elapsed() >= end || failure !== undefined) return;
       proxy.cut();
       cutsAt.push(elapsed());
@@ -363,6 +371,7 @@ async function main(): Promise<number> {
   // Send for the time given, then let every accepted message arrive.
   while (elapsed() < end && failure === undefined) await sleep(250);
   producing = false;
+  stopCutting();
   await cutting;
   const drainStart = performance.now();
   const allIn = () => {
