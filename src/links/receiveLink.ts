@@ -68,6 +68,7 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
     // should never send them, but RabbitMQ 3.10 counts a flow that crosses deliveries in flight as
     // fresh credit and does; they stay locked to this link and are released if it detaches.
     const overflow: DeliveryImpl<T>[] = [];
+    const overflowLimit = 10 * options.credit + 1000;
     let emitting = false;
     const removers: Array<() => void> = []; //     client-level listeners, for the subscription's life
     const linkRemovers: Array<() => void> = []; // listeners on the current link and session
@@ -160,6 +161,7 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
       } else if (held.size >= options.credit || overflow.length > 0) {
         log.credit('[%s] the peer sent beyond the credit granted: holding back delivery %d', linkId, raw.id);
         overflow.push(delivery);
+        if (overflow.length > overflowLimit) transferLimitExceeded();
         return;
       } else {
         held.add(delivery);
@@ -259,6 +261,24 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
         // the connection under it is gone too: nothing to detach
       }
       fail(new MessageTooLargeError(`Receiving from '${address}': ${description}`, { condition: 'amqp:link:message-size-exceeded', description }));
+    }
+
+    /**
+     * A peer that keeps sending far beyond the credit granted is broken or hostile: detach with
+     * `amqp:link:transfer-limit-exceeded` rather than hold its deliveries without bound. RabbitMQ
+     * 3.10's overshoot (a flow crossing deliveries in flight) stays well within the limit.
+     */
+    function transferLimitExceeded(): void {
+      const description = `the peer sent ${overflow.length} deliveries beyond the credit of ${options.credit}`;
+      for (const delivery of overflow) delivery.releaseForDetach();
+      overflow.length = 0;
+      dispositions?.flush();
+      try {
+        if (receiver !== undefined && !receiver.is_closed()) receiver.close({ condition: 'amqp:link:transfer-limit-exceeded', description });
+      } catch {
+        // the connection under it is gone too: nothing to detach
+      }
+      fail(new LinkDetachedError(`Receiving from '${address}': ${description}`, { condition: 'amqp:link:transfer-limit-exceeded', description, retryable: false }));
     }
 
     /** Detaches the current link and ends its session, dropping what belonged to it. */

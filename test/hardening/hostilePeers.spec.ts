@@ -14,6 +14,7 @@ import {
   createClient,
   type Delivery,
   isAmqpError,
+  LinkDetachedError,
   MessageTooLargeError,
   OperationTimeoutError,
   type Outcome,
@@ -499,3 +500,36 @@ function stateOf(client: Client): ClientState {
   client.state$.subscribe((s) => (state = s)).unsubscribe();
   return state!;
 }
+
+describe('a peer that ignores credit', () => {
+  it('is detached with transfer-limit-exceeded once it is far past the credit; the stream fails typed, memory stays bounded', async () => {
+    let sent = 0;
+    let detach: Record<string, unknown> | undefined;
+    const peer = await rawPeer(async (p) => {
+      await p.handshake();
+      await p.answerBegin();
+      const link = await p.answerAttach();
+      const detached = p.next('detach', 5000);
+      // Credit 5 granted; send thousands anyway.
+      while (!p.closed && sent < 5000 && p.received.every((f) => f.name !== 'detach')) {
+        p.transfer(link.channel, link.handle, sent, encodeMessage({ body: `m${sent}` }));
+        sent++;
+        if (sent % 100 === 0) await sleep(0);
+      }
+      detach = (await detached).fields;
+    });
+    const client = clientOf(peer);
+    const held: unknown[] = [];
+    const { value: error } = await timed(
+      new Promise<unknown>((resolve) => client.receive('q', { credit: 5 }).subscribe({ next: (d) => held.push(d), error: resolve })),
+      5000,
+      'the receive error',
+    );
+    expect(error).toBeInstanceOf(LinkDetachedError);
+    expect((error as LinkDetachedError).condition).toBe('amqp:link:transfer-limit-exceeded');
+    expect(held).toHaveLength(5); // the application never saw more than its credit (R1)
+    expect(sent).toBeLessThan(5000); // cut off at the limit (10 × credit + 1000), not when the peer stopped
+    await waitFor(() => detach !== undefined, 'the detach', 3000);
+    expect(detach).toMatchObject({ closed: true, error: { condition: 'amqp:link:transfer-limit-exceeded' } });
+  });
+});
