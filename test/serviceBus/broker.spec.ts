@@ -180,7 +180,8 @@ describe('EmbeddedBroker Service Bus mode (raw rhea)', () => {
   it('detaches links whose token expires without being renewed', async () => {
     const broker = await start();
     const c = await connect(broker);
-    await putToken(c, 'sb://localhost/orders', generateSasToken('sb://localhost/orders', KEY_NAME, KEY, expiry(1)));
+    // Two seconds, not one: a token of whole seconds made late in a second could expire before it is put.
+    await putToken(c, 'sb://localhost/orders', generateSasToken('sb://localhost/orders', KEY_NAME, KEY, expiry(2)));
     const sender = await openSender(c, { target: { address: 'orders' } });
     const closed = once(sender, 'sender_close', 'never', () => sender.error as { condition?: string } | undefined);
     expect((await closed)?.condition).toBe('amqp:unauthorized-access');
