@@ -1,5 +1,8 @@
 // An EmbeddedBroker in a process of its own, driven over IPC by the benchmarks, so that the broker's
-// work does not share the client's event loop. Messages: { fill, count, size } → { filled }.
+// work does not share the client's event loop or its CPU account.
+// Messages in:  { fill: address, count, size }  → { filled: address }
+//               { stop: true }                  → exits once the broker has stopped
+// Message out at start: { url }
 import { EmbeddedBroker } from 'rhea-rx/testing';
 
 interface Fill {
@@ -15,7 +18,9 @@ process.on('message', (command: Fill | { stop: true }) => {
     void broker.stop().then(() => process.exit(0));
     return;
   }
+  // One body string shared by every message: the broker's memory stays small for big backlogs.
   const body = 'x'.repeat(command.size);
   for (let i = 0; i < command.count; i++) broker.enqueue(command.fill, { body });
   process.send?.({ filled: command.fill });
 });
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,27 @@
+// rhea-rx installs process-wide hooks in rhea when its first client is made (today: wrappers
+// around rhea's frame loggers that hide SASL secrets). Every rhea connection in the process then
+// runs through them, so a raw rhea or rhea-promise client measured in the same process as rhea-rx
+// would pay rhea-rx's costs. The baseline clients run with rhea's own functions restored, as they
+// would in a process without rhea-rx; rhea-rx runs with its hooks in place.
+import { createRequire } from 'node:module';
+import { createClient } from 'rhea-rx';
+
+const rheaLog = createRequire(import.meta.url)('rhea/lib/log.js') as Record<string, unknown>;
+const plain = { ...rheaLog };
+// A client that never connects: making it installs the hooks.
+await createClient('amqp://127.0.0.1:9').close({ timeout: 0 });
+const withRheaRx = { ...rheaLog };
+const hooked = Object.keys(withRheaRx).filter((k) => withRheaRx[k] !== plain[k]);
+
+/** The names of rhea's log functions rhea-rx replaces (for the results file). */
+export const rheaRxHooks: readonly string[] = hooked;
+
+/** rhea as rhea-rx leaves it: before a rhea-rx run. */
+export function asRheaRx(): void {
+  for (const k of hooked) rheaLog[k] = withRheaRx[k];
+}
+
+/** rhea as it is without rhea-rx in the process: before a raw rhea or rhea-promise run. */
+export function asPlainRhea(): void {
+  for (const k of hooked) rheaLog[k] = plain[k];
+}
