@@ -8,7 +8,7 @@ import { EmbeddedBroker } from 'rhea-rx/testing';
 // A made-up namespace and key in the portal's format: nothing here can reach Azure.
 const SAMPLE =
   'Endpoint=sb://contoso.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey;' +
-  'SharedAccessKey=kQ9v1Zr7YHbW3xT2pL8mN5cD4eF6gA0sJ+/uVwXy1z0=;EntityPath=orders';
+  'SharedAccessKey=fake-key-not-a-secret-0000=;EntityPath=orders';
 
 async function main(): Promise<void> {
   const real = process.argv[2] ?? process.env.SERVICEBUS_CONNECTION_STRING;
