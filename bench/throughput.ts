@@ -2,8 +2,8 @@
 // rhea-promise; send-to-receive latency at a fixed rate; memory under a slow consumer; head-of-line
 // blocking. Every comparison runs its clients interleaved (A B C A B C …) on the same peer.
 //
-//   npm run bench                       the full run (~12 minutes on 2 cores)
-//   npm run bench -- --quick            a smoke run (~2 minutes)
+//   npm run bench                       the full run (~11 minutes on 2 cores)
+//   npm run bench -- --quick            a smoke run (~1.5 minutes)
 //   npm run bench -- --help             every option
 //
 // Writes bench/results.json, bench/throughput.svg and bench/memory.svg. See bench/README.md.
