@@ -1,8 +1,9 @@
-// rhea-rx installs process-wide hooks in rhea when its first client is made (today: wrappers
-// around rhea's frame loggers that hide SASL secrets). Every rhea connection in the process then
-// runs through them, so a raw rhea or rhea-promise client measured in the same process as rhea-rx
-// would pay rhea-rx's costs. The baseline clients run with rhea's own functions restored, as they
-// would in a process without rhea-rx; rhea-rx runs with its hooks in place.
+// rhea-rx installs process-wide hooks in rhea when its first client is made (today: accessors on
+// rhea's frame loggers that hide SASL secrets while the `rhea:frames` / `rhea:raw` namespaces are on,
+// and hand rhea its own logger while they are off). A raw rhea or rhea-promise client measured in the
+// same process as rhea-rx must not pay for rhea-rx's hooks, so the baseline clients run with rhea's
+// own functions restored, as in a process without rhea-rx. With logging off (as in the benchmark)
+// the accessors return rhea's own loggers and there is nothing to restore: `rheaRxHooks` is empty.
 import { createRequire } from 'node:module';
 import { createClient } from 'rhea-rx';
 

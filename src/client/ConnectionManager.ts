@@ -533,11 +533,16 @@ function hideSaslSecretsInRheaLogs(): void {
   const guard = (name: string, hide: (arg: unknown) => unknown) => {
     const logger = loggers[name] as ((...args: unknown[]) => void) & { enabled?: boolean };
     if (typeof logger !== 'function') return;
-    const guarded = (...args: unknown[]) => {
-      if (logger.enabled !== false) logger(...args.map(hide));
-    };
+    const guarded = (...args: unknown[]) => logger(...args.map(hide));
     Object.defineProperty(guarded, 'enabled', { get: () => logger.enabled, enumerable: true });
-    loggers[name] = guarded;
+    // rhea calls its loggers for every frame, enabled or not: while the namespace is off, hand it
+    // rhea's own logger (a no-op) so that a frame costs no argument array and no copy.
+    Object.defineProperty(loggers, name, {
+      get: () => (logger.enabled === false ? logger : guarded),
+      set: () => {},
+      enumerable: true,
+      configurable: true,
+    });
   };
   // Frame dumps (`%j` of the performative): hide the credential fields.
   guard('frames', (arg) => {

@@ -98,8 +98,9 @@ export interface EmbeddedBrokerOptions {
    */
   topics?: string[];
   /**
-   * Credit granted to each client sender, in one flow frame each time the link's credit reaches 0
-   * (a window of 5 grants 5 at a time).
+   * Credit window of each client sender: granted in full on attach, then topped up to the full
+   * window in one flow frame whenever half of it is used (as brokers do, so that a sender that
+   * keeps up never runs dry).
    * @default 1000
    */
   senderCreditWindow?: number;

@@ -177,10 +177,16 @@ export class ProducerLink implements BrokerLink {
     address?.producers.add(this);
   }
 
-  /** Grants a full window of credit when the link has none left (unless credit is paused). */
+  /**
+   * Tops the link's credit up to a full window once half of it is used (unless credit is paused):
+   * a sender that keeps up never runs dry and waits a round trip for the next window, and a flow
+   * frame goes out once per half window, not once per transfer.
+   */
   grantIfDue(): void {
     if (this.closed || this.address?.creditPaused) return;
-    if (!this.link.has_credit()) this.link.add_credit(this.settings.creditWindow);
+    const window = this.settings.creditWindow;
+    const credit = (this.link as unknown as { credit: number }).credit;
+    if (credit <= window / 2) this.link.add_credit(window - credit);
   }
 
   /** A transfer arrived. */
