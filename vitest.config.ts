@@ -8,6 +8,7 @@ export default defineConfig({
     alias: {
       'rhea-rx/operators': here('./operators/index.ts'),
       'rhea-rx/testing': here('./src/testing/index.ts'),
+      'rhea-rx/opentelemetry': here('./src/opentelemetry/index.ts'),
       'rhea-rx': here('./src/index.ts'),
     },
   },

@@ -134,8 +134,19 @@ export class Client {
    * The link stays attached until the delivery is settled (so it stays locked, not redelivered),
    * then detaches. No drain is used, so it works on brokers that refuse a drain with credit left.
    * `signal` cancels the wait with an `AbortError`; its listener is removed however the call ends.
+   * A link error (the address does not exist, the connection is lost and reconnect is off) rejects
+   * with the `AmqpError` subclass that says so.
    *
+   * @param source - The address to receive from. @default the URL's path
+   * @param options - `timeout`, `signal`, and the {@link ReceiveOptions} other than credit.
+   * @returns The delivery, to settle as usual, or `undefined` when none came within `timeout`.
    * @throws {@link ConfigError} at call time for an invalid option.
+   * @example
+   * const d = await client.receiveOne<Job>('jobs', { timeout: 1000 });
+   * if (d !== undefined) {
+   *   await run(d.body);
+   *   d.accept(); // the link detaches once the delivery is settled
+   * }
    */
   receiveOne<T = unknown>(source?: string, options: ReceiveOneOptions = {}): Promise<Delivery<T> | undefined> {
     const { timeout: rawTimeout, signal: rawSignal, ...rest } = optionsObject(options, '') as ReceiveOneOptions;
@@ -200,8 +211,14 @@ export class Client {
    * array of a million), use {@link sendFrom}, which pulls only as credit allows.
    *
    * A bare value is sent as the body; use `message(body, fields)` for properties and annotations.
+   * Each subscription attaches one sender link. Unsubscribing takes no more input and detaches it:
+   * messages already sent get no outcome here, and their fate is the peer's.
    *
    * @param target - The address to send to. @default the URL's path
+   * @param options - See {@link SendOptions}.
+   * @returns An operator that emits one {@link Outcome} per input message, as the peer settles
+   *   them. It errors with a `SendFailedError` listing the messages without an outcome in
+   *   `unsettled`; its `cause` says why (`BufferOverflowError`, `ConnectionLostError`, …).
    * @throws {@link ConfigError} at call time for an unknown or invalid option.
    * @example
    * from(orders).pipe(client.send('orders')).subscribe((o) => console.log(o.state));
@@ -231,12 +248,23 @@ export class Client {
    * Sends what a pull source yields, reading it only as link credit allows (S4): end-to-end
    * backpressure from the broker to the producer, with no buffer growth.
    *
-   * `options.signal` cancels it: see {@link SendFromOptions.signal}.
+   * `options.signal` cancels it: see {@link SendFromOptions.signal}. Unsubscribing stops reading
+   * (the iterator's `return()` runs, which destroys a Readable) and detaches the link; an error
+   * thrown by the source fails the stream with a `SendFailedError` listing the messages read but
+   * not yet settled.
    *
    * @param source - An async iterable (an async generator), an iterable, or an object-mode Readable.
    * @param target - The address to send to. @default the URL's path
+   * @param options - See {@link SendFromOptions}.
    * @returns A cold Observable of one {@link Outcome} per message; completes after the last outcome.
    * @throws {@link ConfigError} at call time for an invalid source or option.
+   * @example
+   * async function* readOrders() {
+   *   for await (const row of db.stream('SELECT * FROM orders')) {
+   *     yield message(row, { properties: { messageId: row.id } });
+   *   }
+   * }
+   * client.sendFrom(readOrders(), 'orders', { maxInFlight: 20 }).subscribe({ error: console.error });
    */
   sendFrom<T = unknown>(source: PullSource<T>, target?: string, options?: SendFromOptions<T>): Observable<Outcome<T>> {
     const iterable = source as Partial<AsyncIterable<unknown>> & Partial<Iterable<unknown>>;
@@ -306,6 +334,10 @@ export class Client {
    * receive stream (releasing what it holds), detaches every link and closes the connection.
    * Send streams still waiting for outcomes at the deadline fail with `SendFailedError` listing
    * them. Idempotent. `signal` stops the wait, not the close: see {@link CloseOptions.signal}.
+   *
+   * @param options - See {@link CloseOptions}.
+   * @example
+   * process.once('SIGTERM', () => void client.close({ timeout: 5000 }));
    */
   async close(options: CloseOptions = {}): Promise<void> {
     const o = optionsObject(options, '');

@@ -9,12 +9,15 @@ import { translate } from '../errors/translate.js';
 import { log } from '../log.js';
 import { on } from '../links/rheaEvents.js';
 import { guardFrames } from './frameGuard.js';
+import { connectChannel } from '../tracing/channels.js';
+import { traceConnect } from '../tracing/hooks.js';
 
 /** Where the client is in its connection's life. */
 export type ClientStatus = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 /** One step of the connection's life, as `client.state$` shows it. Never holds a secret (C3). */
 export interface ClientState {
+  /** Where the connection is: `idle` before first use, then `connecting`, `open`, `reconnecting`, `closed`. */
   readonly status: ClientStatus;
   /** Connection attempts made so far, over the client's life (1 for the first). */
   readonly attempt: number;
@@ -32,10 +35,13 @@ export interface PeerInfo {
   readonly product: string | undefined;
   /** `version` from the open frame's properties, e.g. `3.10.8`. */
   readonly version: string | undefined;
+  /** The peer's container id from its open frame. */
   readonly containerId: string | undefined;
+  /** The capabilities the peer offered in its open frame (e.g. `ANONYMOUS-RELAY`). */
   readonly offeredCapabilities: readonly string[];
   /** Every property of the open frame, as sent. */
   readonly properties: Readonly<Record<string, unknown>>;
+  /** The largest frame the peer accepts, in bytes, when it set one. */
   readonly maxFrameSize: number | undefined;
 }
 
@@ -103,9 +109,11 @@ export type LinkStats =
 
 /** A snapshot of the client's links and connection, for watching a pipeline. */
 export interface ClientStats {
+  /** The connection's status, as in {@link ClientState.status}. */
   readonly status: ClientStatus;
   /** Connection attempts after a loss or failure, over the client's life. */
   readonly reconnects: number;
+  /** One entry per link open now, receivers and senders. */
   readonly links: readonly LinkStats[];
 }
 
@@ -140,6 +148,9 @@ export class ConnectionManager {
   #connection: Connection | undefined;
   #opening: Promise<Connection> | undefined;
   #attempt = 0;
+  /** Retries it took to open the current connection, and when it opened (see {@link STABLE_AFTER_MS}). */
+  #openedAfterRetries = 0;
+  #openedAt = 0;
   #targetIndex = 0;
   #closed = false;
   #peer: PeerInfo | undefined;
@@ -175,6 +186,11 @@ export class ConnectionManager {
 
   get isClosed(): boolean {
     return this.#closed;
+  }
+
+  /** The peer tried or connected now (host, port, redacted URL), for trace attributes. @internal */
+  get target(): ConnectTarget {
+    return this.#options.targets[this.#targetIndex]!;
   }
 
   /** The client's reconnect policy, which links also use to attach again after a retryable detach; undefined when off. */
@@ -249,10 +265,10 @@ export class ConnectionManager {
    * Attempts until a connection opens, the error is not retryable (C2), the policy gives up, or
    * the client closes. Each failed attempt moves to the next URL of the failover list.
    */
-  async #connect(lastError?: AmqpError): Promise<Connection> {
+  async #connect(lastError?: AmqpError, retriesBefore = 0): Promise<Connection> {
     const { reconnect, targets } = this.#options;
     const closedError = () => new AmqpError(`The client for ${this.#display()} is closed`, { cause: lastError });
-    for (let retry = 0; ; ) {
+    for (let retry = retriesBefore; ; ) {
       if (this.#closed) throw closedError();
       if (lastError !== undefined) {
         // A retry: wait as the policy says (delay(1) before the first retry, and so on).
@@ -272,7 +288,11 @@ export class ConnectionManager {
         this.#emit('connecting');
       }
       try {
-        return await this.#open(targets[this.#targetIndex]!);
+        const target = targets[this.#targetIndex]!;
+        const connection = await (connectChannel.hasSubscribers ? traceConnect(this, target, this.#attempt, lastError !== undefined, () => this.#open(target)) : this.#open(target));
+        this.#openedAfterRetries = retry;
+        this.#openedAt = performance.now();
+        return connection;
       } catch (error) {
         lastError = error as AmqpError;
         if (!lastError.retryable || reconnect === undefined) {
@@ -427,7 +447,10 @@ export class ConnectionManager {
     for (const watcher of watchers) watcher.lost(error);
     // The next attempt starts at the next URL of the failover list.
     this.#targetIndex = (this.#targetIndex + 1) % this.#options.targets.length;
-    this.#opening ??= this.#connect(error).finally(() => {
+    // A connection that did not stay up counts as one more failed attempt in a row: a peer that
+    // accepts and then drops every connection is backed off from, not reconnected at a steady rate.
+    const retriesBefore = performance.now() - this.#openedAt < STABLE_AFTER_MS ? this.#openedAfterRetries : 0;
+    this.#opening ??= this.#connect(error, retriesBefore).finally(() => {
       this.#opening = undefined;
     });
     this.#opening.then(
@@ -512,6 +535,14 @@ const SASL_SECRET_FIELDS = ['initial_response', 'challenge', 'response'] as cons
 /** SASL frames that never carry credentials: sasl-mechanisms (0x40) and sasl-outcome (0x44). */
 const SASL_HARMLESS_FRAMES = new Set([0x40, 0x44]);
 let rheaLogsGuarded = false;
+
+/**
+ * How long a connection must stay open before the reconnect backoff starts over from its first
+ * delay. A connection lost sooner continues the backoff where the attempts that opened it left
+ * off (and counts towards `maxAttempts`), so a peer that accepts each connection and then breaks
+ * it is retried at growing intervals rather than at a steady `initialDelay`.
+ */
+export const STABLE_AFTER_MS = 5_000;
 
 /**
  * rhea's `rhea:frames` and `rhea:raw` debug loggers dump every frame, and a SASL init carries the

@@ -68,12 +68,15 @@ export interface ClientOptions {
    * failed attempt. User and password may be in each URL or in `username`/`password`.
    */
   urls?: string[];
+  /** The peer's host name or address, instead of a URL. */
   host?: string;
   /** @default 5672 for amqp, 5671 for amqps */
   port?: number;
   /** @default 'amqp' */
   scheme?: 'amqp' | 'amqps';
+  /** The SASL user name (PLAIN) for the URLs; a URL that names a user too is a `ConfigError`. */
   username?: string;
+  /** The SASL password (PLAIN), with `username`. Never appears in errors, logs or `state$` (C3). */
   password?: string;
   /** The default address for `receive`, `send` and `sendFrom` (a URL's path sets it too). */
   address?: string;
@@ -100,6 +103,10 @@ export interface ClientOptions {
    * doubling to a 10 s cap, optional jitter and attempt limit (C1). Receivers re-attach and get
    * their credit back (R4); unsettled sends are resent (S3). Authentication and authorization
    * failures are never retried (C2). `false` turns it off.
+   *
+   * The backoff starts over once a connection has stayed open for 5 s. A connection lost sooner
+   * continues it (and counts towards `maxAttempts`): a peer that accepts every connection and then
+   * drops it is retried at growing intervals, not at a steady `initialDelay`.
    * @default true
    */
   reconnect?: boolean | BackoffOptions;

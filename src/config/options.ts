@@ -79,8 +79,10 @@ export interface ReceiveOptions {
   reattach?: boolean;
   /**
    * How long the peer may take to answer the attach (each time the link attaches, after a
-   * reconnect too), in milliseconds. Past it the link is detached and the stream ends with an
-   * `OperationTimeoutError` (retryable: the `reconnect` operator may subscribe again).
+   * reconnect too), in milliseconds. Past it the link is detached; with reconnect on (and
+   * `reattach`) it is attached again after the reconnect policy's delay, until the policy's
+   * `maxAttempts`; otherwise the stream ends with an `OperationTimeoutError` (retryable: the
+   * `reconnect` operator may subscribe again).
    * @default 30000
    */
   attachTimeout?: number;
@@ -147,9 +149,10 @@ export interface SendOptions<T = unknown> {
   properties?: Record<string, unknown>;
   /**
    * How long the peer may take to answer the attach (each time the link attaches, after a
-   * reconnect too), in milliseconds. Past it the link is detached and the stream ends with a
-   * `SendFailedError` listing every message without an outcome, whose `cause` is an
-   * `OperationTimeoutError`.
+   * reconnect too), in milliseconds. Past it the link is detached; with reconnect on it is
+   * attached again after the reconnect policy's delay (until its `maxAttempts`), the messages
+   * waiting for it kept; otherwise the stream ends with a `SendFailedError` listing every message
+   * without an outcome, whose `cause` is an `OperationTimeoutError`.
    * @default 30000
    */
   attachTimeout?: number;

@@ -13,6 +13,10 @@ export interface Outcome<T = unknown> {
    * The peer's error, for `rejected`. A message larger than the max-message-size the peer set on the
    * link is not sent at all: it gets a `rejected` outcome made by the client, whose `error` is a
    * `MessageTooLargeError` (condition `amqp:link:message-size-exceeded`), and the stream goes on.
+   * Likewise a message RabbitMQ 3.x could not parse (a list body of two or more values, an array of
+   * an element type it does not take, a described application property or annotation — each would
+   * end its whole connection): a client-made `rejected` outcome with a `NotSupportedError`
+   * (condition `amqp:not-implemented`).
    */
   readonly error?: { readonly condition: string; readonly description?: string | undefined } | undefined;
   /** For `modified`: whether the peer counted a failed delivery, and whether it will not take the message here again. */

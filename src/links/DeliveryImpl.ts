@@ -5,6 +5,8 @@ import { DeliveryAlreadySettledError, NotSupportedError } from '../errors/errors
 import { decodeTypedMessage, fromRheaMessage } from './codec.js';
 import { wireState } from './dispositions.js';
 import type { HeldNode } from './heldList.js';
+import { settleChannel } from '../tracing/channels.js';
+import { type TracedMessage, traceSettle } from '../tracing/hooks.js';
 
 /** What a delivery needs from the link that received it. */
 export interface DeliveryOwner {
@@ -88,7 +90,7 @@ export class DeliveryImpl<T> implements Delivery<T>, HeldNode<DeliveryImpl<T>> {
   accept(): void {
     this.check('accept');
     this.#settledAs = 'accepted';
-    this.owner.settle(this, this.raw.id, wireState.accepted(), 'accepted');
+    this.#settle('accepted', wireState.accepted(), 'accepted');
   }
 
   /**
@@ -98,7 +100,7 @@ export class DeliveryImpl<T> implements Delivery<T>, HeldNode<DeliveryImpl<T>> {
   reject(error?: RejectError | Error | string): void {
     this.check('reject');
     this.#settledAs = 'rejected';
-    this.owner.settle(this, this.raw.id, wireState.rejected(toWireError(error)), undefined);
+    this.#settle('rejected', wireState.rejected(toWireError(error)), undefined);
   }
 
   /**
@@ -108,7 +110,7 @@ export class DeliveryImpl<T> implements Delivery<T>, HeldNode<DeliveryImpl<T>> {
   release(): void {
     this.check('release');
     this.#settledAs = 'released';
-    this.owner.settle(this, this.raw.id, wireState.released(), 'released');
+    this.#settle('released', wireState.released(), 'released');
   }
 
   /**
@@ -132,14 +134,25 @@ export class DeliveryImpl<T> implements Delivery<T>, HeldNode<DeliveryImpl<T>> {
       undeliverable_here: options.undeliverableHere ?? false,
       ...(options.annotations === undefined ? {} : { message_annotations: options.annotations }),
     };
-    this.owner.settle(this, this.raw.id, wireState.modified(fields), undefined);
+    this.#settle('modified', wireState.modified(fields), undefined);
   }
 
   /** The link is going away with this delivery unsettled: release it so the broker redelivers it (R3). */
   releaseForDetach(): void {
     if (this.settled) return;
     this.#gone = 'detached';
-    this.owner.settle(this, this.raw.id, wireState.released(), 'released');
+    this.#settle('released', wireState.released(), 'released', 'detach');
+  }
+
+  /** @internal The fields of the rhea message a trace reads (src/tracing). */
+  get traceFields(): TracedMessage {
+    return this.rheaMessage;
+  }
+
+  /** Hands the settlement to the link, on the settle tracing channel when it has subscribers. */
+  #settle(state: SettlementState, wire: unknown, batch: 'accepted' | 'released' | undefined, reason: 'application' | 'detach' = 'application'): void {
+    if (!settleChannel.hasSubscribers) this.owner.settle(this, this.raw.id, wire, batch);
+    else traceSettle(this, this.owner.address, state, reason, this.rheaMessage, () => this.owner.settle(this, this.raw.id, wire, batch));
   }
 
   /** The connection that carried this delivery is gone; the broker will redeliver it (R4). */

@@ -6,6 +6,7 @@ import type { RemoteAttach, ResolvedReceiveOptions } from '../config/options.js'
 import type { Delivery } from '../delivery/Delivery.js';
 import type { AmqpError } from '../errors/AmqpError.js';
 import { LinkDetachedError, MessageTooLargeError, OperationTimeoutError } from '../errors/errors.js';
+import { abandonUnanswered } from './abandon.js';
 import { translate } from '../errors/translate.js';
 import { log } from '../log.js';
 import { CreditWindow } from './creditWindow.js';
@@ -14,6 +15,8 @@ import { DeliveryImpl, type DeliveryOwner } from './DeliveryImpl.js';
 import { DispositionWriter } from './dispositions.js';
 import { HeldList } from './heldList.js';
 import { on } from './rheaEvents.js';
+import { receiveChannel } from '../tracing/channels.js';
+import { traceDelivery } from '../tracing/hooks.js';
 
 /**
  * Whether the peer takes the modified outcome. RabbitMQ before 4.0 answers one by ending the
@@ -107,7 +110,8 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
         while (overflow.length > 0 && held.size < options.credit && !closing) {
           const next = overflow.shift()!;
           held.add(next);
-          subscriber.next(next);
+          if (receiveChannel.hasSubscribers) traceDelivery(manager, address, next, next.traceFields, () => subscriber.next(next));
+          else subscriber.next(next);
         }
       } finally {
         emitting = false;
@@ -166,7 +170,8 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
       } else {
         held.add(delivery);
       }
-      subscriber.next(delivery);
+      if (receiveChannel.hasSubscribers) traceDelivery(manager, address, delivery, delivery.traceFields, () => subscriber.next(delivery));
+      else subscriber.next(delivery);
     }
 
     function fail(error: Error): void {
@@ -240,12 +245,17 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
       refill();
     }
 
-    /** The peer did not answer the attach in time: give the link up and end the stream (not re-attached). */
+    /**
+     * The peer did not answer the attach in time: the link is given up. With reconnect on (and
+     * `reattach`), it is attached again after the reconnect policy's delay, as for a retryable
+     * detach — a broker busy failing over answers a later attach; otherwise the stream ends.
+     */
     function attachTimedOut(): void {
       attachTimer = undefined;
-      if (closing || receiver === undefined) return;
-      abandonLink();
-      fail(new OperationTimeoutError(`The peer did not answer the attach of the link from '${address}' within ${options.attachTimeout} ms`));
+      if (closing || receiver === undefined || session === undefined) return;
+      const [oldReceiver, oldSession] = [receiver, session];
+      linkFailed(new OperationTimeoutError(`The peer did not answer the attach of the link from '${address}' within ${options.attachTimeout} ms`), false);
+      abandonUnanswered(oldSession, oldReceiver);
     }
 
     /**
@@ -281,31 +291,19 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
       fail(new LinkDetachedError(`Receiving from '${address}': ${description}`, { condition: 'amqp:link:transfer-limit-exceeded', description, retryable: false }));
     }
 
-    /** Detaches the current link and ends its session, dropping what belonged to it. */
-    function abandonLink(): void {
-      const [oldReceiver, oldSession] = [receiver, session];
-      dropLink();
-      try {
-        if (oldReceiver !== undefined && !oldReceiver.is_closed()) oldReceiver.close();
-        if (oldSession !== undefined && !oldSession.is_closed()) oldSession.close();
-      } catch {
-        // the connection under it is gone too: nothing to end
-      }
-    }
-
     /**
      * The peer detached the link or ended its session. A retryable error (a broker shutting down,
      * `amqp:link:detach-forced`, an internal error) is treated like a lost connection when
      * reconnect is on: the link is dropped and attached again after the reconnect policy's delay,
      * on the connection as it is then. Anything else ends the stream.
      */
-    function linkFailed(error: AmqpError): void {
+    function linkFailed(error: AmqpError, endSession = true): void {
       if (closing) return;
       const delay = error.retryable && options.reattach ? manager.reconnectPolicy?.delay(++relinkAttempt) : undefined;
       const old = session;
       dropLink();
       try {
-        if (old !== undefined && !old.is_closed()) old.close();
+        if (endSession && old !== undefined && !old.is_closed()) old.close();
       } catch {
         // the connection under it is gone too: nothing to end
       }

@@ -3,14 +3,18 @@ import type { OutgoingMessage } from '../delivery/message.js';
 import type { Outcome, OutcomeState } from '../delivery/Outcome.js';
 import { AmqpError } from '../errors/AmqpError.js';
 import rhea from 'rhea';
-import { BufferOverflowError, LinkDetachedError, MessageTooLargeError, OperationTimeoutError, SendFailedError } from '../errors/errors.js';
+import { BufferOverflowError, LinkDetachedError, MessageTooLargeError, NotSupportedError, OperationTimeoutError, SendFailedError } from '../errors/errors.js';
 import { translate } from '../errors/translate.js';
 import { log } from '../log.js';
 import type { ConnectionManager } from '../client/ConnectionManager.js';
 import type { ResolvedSendOptions } from '../config/options.js';
+import { abandonUnanswered } from './abandon.js';
 import { batchWrites } from './batchWrites.js';
+import { isRabbitMq3, rabbitMq3Refusal } from './peerLimits.js';
 import { toRheaMessage } from './codec.js';
 import { on } from './rheaEvents.js';
+import { sendChannel } from '../tracing/channels.js';
+import { type SendTrace, sendAbandoned, sendDropped, sendFailed, sendOutcome, startSend, withTraceHeaders } from '../tracing/hooks.js';
 
 /** Where the engine reports outcomes; the `send` operator and `sendFrom` both plug a subscriber in. */
 export interface OutcomeSink<T> {
@@ -25,6 +29,8 @@ interface Entry<T> {
   readonly encoded: RheaMessage;
   /** Sent again after a connection loss (S3): the peer may have it twice. */
   resent?: boolean;
+  /** Its trace, only when the send channel had subscribers (src/tracing). */
+  trace?: SendTrace | undefined;
 }
 
 let nextLinkId = 1;
@@ -127,17 +133,19 @@ export class SendEngine<T> {
   push(input: T | OutgoingMessage<T>): void {
     if (this.#ended) return;
     const seq = this.#seq++;
+    const trace = sendChannel.hasSubscribers ? startSend(this.#manager, this.#address, input) : undefined;
     let encoded: RheaMessage;
     try {
-      encoded = toRheaMessage(input);
+      encoded = trace === undefined ? toRheaMessage(input) : withTraceHeaders(toRheaMessage(input), trace);
     } catch (error) {
-      this.#fail(error as AmqpError, { seq, input, encoded: { body: null } });
+      this.#fail(error as AmqpError, { seq, input, encoded: { body: null }, trace });
       return;
     }
+    const entry: Entry<T> = trace === undefined ? { seq, input, encoded } : { seq, input, encoded, trace };
     if (this.buffered >= this.#options.bufferSize) {
-      if (!this.#overflow({ seq, input, encoded })) return;
+      if (!this.#overflow(entry)) return;
     } else {
-      this.#buffer.push({ seq, input, encoded });
+      this.#buffer.push(entry);
     }
     this.#pump();
   }
@@ -156,14 +164,14 @@ export class SendEngine<T> {
   /** Detaches the link and forgets everything; idempotent. Outcomes still due are not reported. */
   dispose(): void {
     this.#ended = true;
+    if (sendChannel.hasSubscribers) sendAbandoned([this.#inFlight.values(), this.#buffer]); // traces still open end here
     clearTimeout(this.#relinkTimer);
     clearTimeout(this.#attachTimer);
     this.#onRoom = undefined;
     for (const remove of [...this.#linkRemovers, ...this.#removers]) remove();
     this.#linkRemovers.length = 0;
     this.#removers.length = 0;
-    if (this.#sender !== undefined && !this.#sender.is_closed()) this.#sender.close();
-    if (this.#session !== undefined && !this.#session.is_closed()) this.#session.close();
+    if (this.#sender !== undefined && this.#session !== undefined) abandonUnanswered(this.#session, this.#sender);
     this.#sender = undefined;
     this.#session = undefined;
   }
@@ -201,7 +209,7 @@ export class SendEngine<T> {
    * and the link is attached again after the reconnect policy's delay (S3); otherwise the stream
    * ends listing every message without an outcome (S1).
    */
-  #linkFailed(error: AmqpError): void {
+  #linkFailed(error: AmqpError, endSession = true): void {
     if (this.#ended) return;
     const delay = error.retryable ? this.#manager.reconnectPolicy?.delay(++this.#relinkAttempt) : undefined;
     if (delay === undefined) {
@@ -211,7 +219,7 @@ export class SendEngine<T> {
     const old = this.#session;
     this.#requeueInFlight();
     try {
-      if (old !== undefined && !old.is_closed()) old.close();
+      if (endSession && old !== undefined && !old.is_closed()) old.close();
     } catch {
       // the connection under it is gone too: nothing to end
     }
@@ -264,10 +272,13 @@ export class SendEngine<T> {
     this.#sender = sender;
     const address = this.#address;
     clearTimeout(this.#attachTimer);
+    // An attach the peer does not answer in time is given up, and attached again after the
+    // reconnect policy's delay when reconnect is on (a broker failing over answers a later one).
     this.#attachTimer = setTimeout(() => {
       this.#attachTimer = undefined;
       if (this.#ended || this.#sender !== sender) return;
-      this.#fail(new OperationTimeoutError(`The peer did not answer the attach of the link to '${address}' within ${this.#options.attachTimeout} ms`));
+      this.#linkFailed(new OperationTimeoutError(`The peer did not answer the attach of the link to '${address}' within ${this.#options.attachTimeout} ms`), false);
+      abandonUnanswered(session, sender);
     }, this.#options.attachTimeout);
     const outcome = (state: OutcomeState) => (context: EventContext) => this.#settle(context.delivery!, state);
     this.#linkRemovers.push(
@@ -325,11 +336,23 @@ export class SendEngine<T> {
     const sender = this.#sender;
     if (sender === undefined || this.#ended || !sender.is_open()) return;
     const limit = maxMessageSizeOf(sender);
+    const peer = this.#manager.peer;
+    const rabbitMq3 = isRabbitMq3(peer?.product, peer?.version);
     let refused = false;
     const handedBefore = this.#handed;
     while (this.#head < this.#buffer.length && this.#canSend()) {
       const entry = this.#buffer[this.#head]!;
       this.#buffer[this.#head++] = undefined;
+      if (rabbitMq3) {
+        // RabbitMQ 3.x ends the whole connection on a few values it cannot parse: refuse those here.
+        const reason = rabbitMq3Refusal(entry.input);
+        if (reason !== undefined) {
+          refused = true;
+          this.#refuseUnsupported(entry, reason, `${peer?.product} ${peer?.version}`);
+          if (this.#ended || this.#sender !== sender) return;
+          continue;
+        }
+      }
       if (limit === undefined) {
         this.#handed++;
         this.#inFlight.set(sender.send(entry.encoded), entry);
@@ -369,10 +392,28 @@ export class SendEngine<T> {
    * outcome whose `error` is a {@link MessageTooLargeError} (condition
    * `amqp:link:message-size-exceeded`), generated here — the message never left the client.
    */
+  /**
+   * Reports a message the peer could not parse without sending it: a `rejected` outcome whose
+   * `error` is a {@link NotSupportedError} (condition `amqp:not-implemented`), generated here.
+   */
+  #refuseUnsupported(entry: Entry<T>, reason: string, peerName: string): void {
+    const description = `${peerName} cannot take ${reason}: sending it would end the connection, so it was not sent to '${this.#address}'`;
+    log.sender('[%s/%s] refused: %s', this.#manager.id, this.#linkId, description);
+    this.#report(entry, {
+      state: 'rejected',
+      message: entry.input,
+      error: new NotSupportedError(`Refused before sending: ${description}`, {
+        condition: 'amqp:not-implemented',
+        description,
+      }) as NotSupportedError & { readonly condition: string },
+      resent: entry.resent === true,
+    });
+  }
+
   #refuse(entry: Entry<T>, size: number, limit: number): void {
     const description = `the message is ${size} bytes encoded, over the max-message-size of ${limit} bytes the peer set on the link to '${this.#address}'; it was not sent`;
     log.sender('[%s/%s] refused: %s', this.#manager.id, this.#linkId, description);
-    this.#sink.next({
+    this.#report(entry, {
       state: 'rejected',
       message: entry.input,
       error: new MessageTooLargeError(`Refused before sending: ${description}`, {
@@ -411,10 +452,16 @@ export class SendEngine<T> {
     } else {
       outcome = { state, message: entry.input, resent: entry.resent === true };
     }
-    this.#sink.next(outcome);
+    this.#report(entry, outcome);
     this.#pump();
     this.#completeIfDone();
     if (this.#onIdle !== undefined && this.buffered + this.#inFlight.size === 0) this.#onIdle();
+  }
+
+  /** Hands an outcome to the application; a traced message's trace ends around it (src/tracing). */
+  #report(entry: Entry<T>, outcome: Outcome<T>): void {
+    if (entry.trace === undefined) this.#sink.next(outcome);
+    else sendOutcome(entry.trace, outcome, (o) => this.#sink.next(o));
   }
 
   #completeIfDone(): void {
@@ -427,6 +474,7 @@ export class SendEngine<T> {
   #overflow(entry: Entry<T>): boolean {
     const { overflow, onDrop } = this.#options;
     if (overflow === 'drop-newest') {
+      if (entry.trace !== undefined) sendDropped(entry.trace);
       onDrop?.(entry.input);
       return false;
     }
@@ -434,6 +482,7 @@ export class SendEngine<T> {
       const oldest = this.#buffer[this.#head]!;
       this.#buffer[this.#head++] = undefined;
       this.#buffer.push(entry);
+      if (oldest.trace !== undefined) sendDropped(oldest.trace);
       onDrop?.(oldest.input);
       return true;
     }
@@ -469,6 +518,7 @@ export class SendEngine<T> {
       unsettled,
       { condition: amqp.condition, description: amqp.description, retryable: amqp.retryable ?? false, cause },
     );
+    sendFailed(pending, error); // before dispose(): these end as failed, not abandoned
     this.dispose();
     this.#inFlight.clear();
     this.#buffer = [];

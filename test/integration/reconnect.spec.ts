@@ -1,4 +1,4 @@
-import { firstValueFrom, lastValueFrom, Subject } from 'rxjs';
+import { firstValueFrom, lastValueFrom, Subject, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
   AuthenticationError,
@@ -10,7 +10,7 @@ import {
   type Outcome,
   SendFailedError,
 } from 'rhea-rx';
-import { EmbeddedBroker } from 'rhea-rx/testing';
+import { EmbeddedBroker, FaultProxy } from 'rhea-rx/testing';
 import { sleep, useBroker, waitFor } from '../support/embedded.js';
 
 const bodies = (n: number) => Array.from({ length: n }, (_, i) => ({ body: `m${i}` }));
@@ -34,6 +34,58 @@ describe('reconnect and failover', () => {
     expect(reconnecting.attempt).toBe(2);
     await waitFor(() => broker.linkCount('q').senders === 1, 'the receiver re-attached');
     sub.unsubscribe();
+  });
+
+  it('C1: connections lost soon after opening continue the backoff; one that stayed up 5 s starts it over', async () => {
+    const broker = await env.start();
+    const client = env.client({ reconnect: { initialDelay: 20 } });
+    const states: ClientState[] = [];
+    client.state$.subscribe((s) => states.push(s));
+    const sub = client.receive('q').subscribe();
+    const opens = () => states.filter((s) => s.status === 'open').length;
+    for (let n = 1; n <= 3; n++) {
+      await waitFor(() => opens() === n && broker.linkCount('q').senders === 1, `open ${n}`);
+      broker.dropConnections();
+    }
+    await waitFor(() => opens() === 4 && broker.linkCount('q').senders === 1, 'open 4');
+    expect(states.filter((s) => s.status === 'reconnecting').map((s) => s.delay)).toEqual([20, 40, 80]);
+    await sleep(5_100);
+    broker.dropConnections();
+    await waitFor(() => opens() === 5, 'open 5');
+    expect(states.filter((s) => s.status === 'reconnecting').map((s) => s.delay)).toEqual([20, 40, 80, 20]);
+    sub.unsubscribe();
+  }, 20_000);
+
+  it('an attach the peer answers too late is given up and attached again: the receive and the send go on', async () => {
+    const broker = await env.start();
+    const proxy = await FaultProxy.start({ target: broker.url });
+    try {
+      const client = env.client({ url: proxy.url, reconnect: { initialDelay: 20 } });
+      const warm = client.receive('warm').subscribe();
+      await waitFor(() => broker.linkCount('warm').senders === 1, 'the connection up');
+      proxy.stall(700); // the attaches below wait in the proxy past their 200 ms timeout
+      const received: string[] = [];
+      const sub = client.receive('late', { attachTimeout: 200 }).subscribe((d) => {
+        received.push(String(d.body));
+        d.accept();
+      });
+      const input = new Subject<string>();
+      const outcomes = lastValueFrom(input.pipe(client.send<string>('late', { attachTimeout: 200 }), toArray()));
+      for (const body of ['a', 'b', 'c']) input.next(body);
+      input.complete();
+      expect((await outcomes).map((o) => [o.message, o.state])).toEqual([
+        ['a', 'accepted'],
+        ['b', 'accepted'],
+        ['c', 'accepted'],
+      ]);
+      await waitFor(() => received.length === 3, 'the three messages, through the re-attached receiver', 5000);
+      expect(received).toEqual(['a', 'b', 'c']);
+      expect(client.stats().reconnects).toBe(0); // the connection stayed up: only the links attached again
+      sub.unsubscribe();
+      warm.unsubscribe();
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('C1: fails over across urls in order, round robin', async () => {

@@ -9,7 +9,7 @@
  * the reason otherwise, and failed under REQUIRE_BROKERS=1.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { amqp, type Client, createClient, type Delivery, message } from '../../src/index.js';
+import { amqp, type Client, createClient, type Delivery, message, NotSupportedError } from '../../src/index.js';
 import { brokersRequired, forEachPeer, type Peer } from '../support/peers.js';
 import { interopQueue, protonUrl, python, receiveN, sendAll, whyNoProton } from './helpers.js';
 import { normalize, t, type Tagged, toTagged } from './tagged.js';
@@ -124,10 +124,22 @@ forEachPeer(
       for (const c of notOnRabbit) it.skip(`${c.name} [skipped on rabbitmq: ${c.sample.notOnRabbitMq}; checked by the codec tests]`, () => {});
 
       for (const refusal of RABBITMQ_REFUSES) {
-        it(`${refusal.what.split(':')[0]}: the connection ends, and the send fails with it instead of hanging`, async () => {
+        it(`${refusal.what.split(':')[0]}: refused before the wire with NotSupportedError; the connection and the stream go on`, async () => {
           const own = createClient({ url: peer.url, reconnect: false });
           try {
-            await expect(sendAll(own, interopQueue('refused'), [refusal.send()])).rejects.toThrow(/Connection lost/);
+            const address = interopQueue('refused');
+            const refused = refusal.send();
+            const outcomes = await sendAll(own, address, ['before', refused, 'after']);
+            // The refusal is made at once, so it may come before the broker's outcomes.
+            const stateOf = (input: unknown) => outcomes.find((o) => o.message === input)?.state;
+            expect([stateOf('before'), stateOf(refused), stateOf('after')]).toEqual(['accepted', 'rejected', 'accepted']);
+            const error = outcomes.find((o) => o.message === refused)!.error;
+            expect(error).toBeInstanceOf(NotSupportedError);
+            expect(error).toMatchObject({ condition: 'amqp:not-implemented' });
+            expect((error as unknown as Error).message).toMatch(/RabbitMQ 3\.\d+\.\d+ cannot take/);
+            expect(own.stats().reconnects).toBe(0);
+            const received = await receiveN(own, address, 2);
+            expect(received.map((d) => d.body)).toEqual(['before', 'after']);
           } finally {
             await own.close().catch(() => undefined);
           }

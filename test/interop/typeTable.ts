@@ -635,7 +635,13 @@ export function renderTypesDoc(): string {
       `| ${row.type} | ${cell(row.description)} | ${cell(row.pass)} | ${cell(column(row, defaultDecode, true))} | ${cell(column(row, typedDecode, false))} | \`${PROTON_CLASSES[row.type]}\` |`,
     );
   }
-  push('', '**RabbitMQ 3.10** cannot take these values. Each closes the connection, and every message in flight on it loses', 'its outcome:', '');
+  push(
+    '',
+    '**RabbitMQ 3.10** cannot take these values: each would close the connection, and every message in flight on it would',
+    'lose its outcome. On a RabbitMQ 3.x connection rhea-rx does not send them: such a message gets a `rejected` outcome',
+    'made by the client, with a `NotSupportedError` (condition `amqp:not-implemented`), and the stream goes on.',
+    '',
+  );
   for (const refusal of RABBITMQ_REFUSES) push(`- ${refusal.what}.`);
   push(
     '',
