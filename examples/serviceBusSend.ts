@@ -1,10 +1,9 @@
 // Azure Service Bus (seed 001, "Send messages to a queue"): a single message, then a list of two.
 // Run: npx tsx examples/serviceBusSend.ts  (SERVICEBUS_CONNECTION_STRING and SERVICEBUS_QUEUE_NAME for a real namespace)
 // Prints each send and, against the local broker, what the queue holds afterwards.
-import { randomBytes } from 'node:crypto';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { createServiceBusClient, type ServiceBusClient } from 'rhea-rx';
-import { createSelfSignedCertificate, EmbeddedBroker } from 'rhea-rx/testing';
+import { type EmbeddedBroker, startServiceBusBroker } from 'rhea-rx/testing';
 
 const LOCK_DURATION = 30_000;
 
@@ -34,8 +33,8 @@ async function main(sb: ServiceBusClient, local: EmbeddedBroker | undefined): Pr
 }
 
 // ---------------------------------------------------------------------------------------------
-// Where to run: the namespace in SERVICEBUS_CONNECTION_STRING, or an in-process EmbeddedBroker in
-// Service Bus mode (TLS with a throwaway certificate, a random key) with the entities used here.
+// Where to run: the namespace in SERVICEBUS_CONNECTION_STRING, or else an EmbeddedBroker in Service
+// Bus mode (rhea-rx/testing) with the entities used here.
 
 const names = {
   queue: process.env.SERVICEBUS_QUEUE_NAME ?? 'orders',
@@ -44,40 +43,18 @@ const names = {
   subscription: process.env.SERVICEBUS_SUBSCRIPTION_NAME ?? 'audit',
 };
 
-async function serviceBus(): Promise<{ sb: ServiceBusClient; local: EmbeddedBroker | undefined; stop(): Promise<void> } | undefined> {
-  const connectionString = process.env.SERVICEBUS_CONNECTION_STRING;
-  if (connectionString !== undefined) {
-    const sb = createServiceBusClient(connectionString);
-    return { sb, local: undefined, stop: () => sb.close() };
-  }
-  const { key, cert } = createSelfSignedCertificate();
-  let broker: EmbeddedBroker;
-  try {
-    broker = await EmbeddedBroker.start({
-      tls: { key, cert },
-      serviceBus: {
-        keys: { RootManageSharedAccessKey: randomBytes(32).toString('base64') },
-        entities: { queues: [names.queue], sessionQueues: [names.sessionQueue], topics: { [names.topic]: [names.subscription] } },
-        lockDuration: LOCK_DURATION,
-      },
-    });
-  } catch (error) {
-    console.log(`No Service Bus to run against: this EmbeddedBroker has no Service Bus mode (${(error as Error).message}).`);
-    console.log('Set SERVICEBUS_CONNECTION_STRING to run against a namespace.');
-    return undefined;
-  }
-  const sb = createServiceBusClient(broker.serviceBus.connectionString(), { tls: { ca: cert } });
-  return { sb, local: broker, stop: async () => (await sb.close(), await broker.stop()) };
-}
-
-const target = await serviceBus();
-if (target !== undefined) {
-  try {
-    await main(target.sb, target.local);
-  } catch (error) {
-    console.error(error);
-    process.exitCode = 1;
-  } finally {
-    await target.stop();
-  }
+const target = await startServiceBusBroker({
+  environment: 'SERVICEBUS_CONNECTION_STRING',
+  entities: { queues: [names.queue], sessionQueues: [names.sessionQueue], topics: { [names.topic]: [names.subscription] } },
+  lockDuration: LOCK_DURATION,
+});
+const sb = createServiceBusClient(target.connectionString, target.clientOptions);
+try {
+  await main(sb, target.broker);
+} catch (error) {
+  console.error(error);
+  process.exitCode = 1;
+} finally {
+  await sb.close();
+  await target.stop();
 }

@@ -646,6 +646,26 @@ export function decodeTypedMessage<T>(payload: Buffer): AmqpMessage<T> {
   };
 }
 
+/** A data section holding `bytes`, as a message body: sent as exactly that section. */
+export function dataSection(bytes: Buffer): unknown {
+  return rhea.message.data_section(bytes);
+}
+
+/**
+ * A message's bytes, encoded as `client.send` encodes it (for a message carried inside another,
+ * such as a Service Bus `schedule-message` request).
+ *
+ * @throws MessageEncodeError for a value that cannot be encoded.
+ */
+export function encodeMessageBytes(message: unknown): Buffer {
+  return (rhea.message as unknown as { encode(m: RheaMessage): Buffer }).encode(toRheaMessage(message));
+}
+
+/** A message decoded from its bytes, as a received message is by default. */
+export function decodeMessageBytes<T = unknown>(bytes: Buffer): AmqpMessage<T> {
+  return fromRheaMessage<T>(rhea.message.decode(bytes) as unknown as RheaMessage);
+}
+
 /** The fields of an incoming transfer frame the tap reads. */
 interface TransferFrame {
   performative: { handle?: number; more?: boolean; aborted?: boolean };

@@ -136,16 +136,20 @@ function sequenceNumbers(value: unknown, path: string): bigint[] {
  * The part of a receiver that works over `$management` and the settlement helpers: shared by
  * {@link ServiceBusReceiver} and {@link ServiceBusSessionReceiver}.
  */
-abstract class ReceiverBase<T> {
+export abstract class ServiceBusReceiverBase<T> {
   /** The path the receiver reads: `queue`, `topic/Subscriptions/sub`, with `/$DeadLetterQueue` for the sub-queue. */
   readonly entityPath: string;
   readonly receiveMode: ReceiveMode;
   readonly identifier: string;
+  /** @internal */
   protected readonly context: ServiceBusContext;
+  /** @internal */
   protected readonly options: ResolvedReceiverOptions;
+  /** @internal */
   protected closed = false;
   #nextPeek = 1n;
 
+  /** @internal */
   protected constructor(context: ServiceBusContext, entityPath: string, options: ResolvedReceiverOptions) {
     this.context = context;
     this.entityPath = entityPath;
@@ -154,10 +158,11 @@ abstract class ReceiverBase<T> {
     this.identifier = options.identifier;
   }
 
-  /** The session, for session receivers. */
+  /** @internal The session, for session receivers. */
   protected abstract get sessionId(): string | undefined;
-  /** The link a management request is associated with, if one is attached. */
+  /** @internal The link a management request is associated with, if one is attached. */
   protected abstract get linkName(): string | undefined;
+  /** @internal Where the messages of a link come from, for their settlement. */
   protected abstract origin(linkName: string | undefined): MessageOrigin;
 
   /**
@@ -217,12 +222,13 @@ abstract class ReceiverBase<T> {
     return message.defer(propertiesToModify);
   }
 
+  /** @internal */
   protected checkOpen(): void {
     if (this.closed) throw new AmqpError(`The receiver for '${this.entityPath}' is closed`);
     if (this.context.isClosed) throw new AmqpError('The Service Bus client is closed');
   }
 
-  /** Deliveries of one link as Service Bus messages; errors in Service Bus's classes. */
+  /** @internal Deliveries of one link as Service Bus messages; errors in Service Bus's classes. */
   protected messagesOf(deliveries: Observable<Delivery<unknown>>, linkName: string): Observable<ReceivedMessage<T>> {
     return messagesOf<T>(deliveries, this.origin(linkName));
   }
@@ -278,7 +284,7 @@ function messagesOf<T>(deliveries: Observable<Delivery<unknown>>, origin: Messag
  * - {@link receiveMessages}: a batch, as a promise; its messages stay settleable after it resolves.
  * - {@link peekMessages}, {@link receiveDeferredMessages}, {@link renewMessageLock}: `$management`.
  */
-export class ServiceBusReceiver<T = unknown> extends ReceiverBase<T> {
+export class ServiceBusReceiver<T = unknown> extends ServiceBusReceiverBase<T> {
   readonly #pumps = new Set<LinkPump<T>>();
 
   /** @internal Use `ServiceBusClient.createReceiver`. */
@@ -286,14 +292,17 @@ export class ServiceBusReceiver<T = unknown> extends ReceiverBase<T> {
     super(context, entityPath, options);
   }
 
+  /** @internal */
   protected get sessionId(): undefined {
     return undefined;
   }
 
+  /** @internal */
   protected get linkName(): undefined {
     return undefined;
   }
 
+  /** @internal */
   protected origin(linkName: string | undefined): MessageOrigin {
     return {
       entityPath: this.entityPath,
@@ -403,7 +412,7 @@ export class ServiceBusReceiver<T = unknown> extends ReceiverBase<T> {
  * re-attached: another receiver may hold the session by then) — every receive fails with
  * `SessionLockLostError` and the messages received can no longer be settled.
  */
-export class ServiceBusSessionReceiver<T = unknown> extends ReceiverBase<T> {
+export class ServiceBusSessionReceiver<T = unknown> extends ServiceBusReceiverBase<T> {
   readonly #pump: LinkPump<T>;
   readonly #linkName: string;
   readonly #session: SessionState;
@@ -450,10 +459,12 @@ export class ServiceBusSessionReceiver<T = unknown> extends ReceiverBase<T> {
     return this.#session.lockLost;
   }
 
+  /** @internal */
   protected get linkName(): string {
     return this.#linkName;
   }
 
+  /** @internal */
   protected origin(): MessageOrigin {
     return sessionOrigin(this.context, this.entityPath, this.options, this.#session, this.#linkName);
   }
@@ -518,6 +529,7 @@ export class ServiceBusSessionReceiver<T = unknown> extends ReceiverBase<T> {
     return Promise.resolve();
   }
 
+  /** @internal */
   protected checkSession(): void {
     this.checkOpen();
     if (this.#session.lockLost !== undefined) throw this.#session.lockLost;

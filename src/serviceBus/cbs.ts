@@ -1,8 +1,7 @@
-import type { Connection } from 'rhea';
 import type { ConnectionManager } from '../client/ConnectionManager.js';
 import { AmqpError } from '../errors/AmqpError.js';
 import { AuthenticationError } from '../errors/errors.js';
-import { RequestResponseLink, type Response } from './amqp.js';
+import { type AmqpConnection as Connection, RequestResponseLink, type Response } from './amqp.js';
 import { CBS_NODE, tokenTypes } from './constants.js';
 import { managementError } from './errors.js';
 import { log } from './log.js';

@@ -23,6 +23,7 @@ export {
   type ReceiveMessagesOptions,
   type ReceiveStreamOptions,
   ServiceBusReceiver,
+  ServiceBusReceiverBase,
   type ServiceBusReceiverOptions,
   ServiceBusSessionReceiver,
   type SubQueue,

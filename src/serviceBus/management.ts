@@ -1,11 +1,10 @@
-import type { Connection } from 'rhea';
 import type { Client } from '../client/Client.js';
 import type { ConnectionManager } from '../client/ConnectionManager.js';
 import type { AmqpMessage } from '../delivery/message.js';
 import { isAmqpError } from '../errors/AmqpError.js';
 import { delayFor, type ResolvedBackoff } from '../policy/backoff.js';
 import { amqp } from '../types/amqpTypes.js';
-import { decodeMessage, RequestResponseLink, type Response } from './amqp.js';
+import { type AmqpConnection as Connection, decodeMessage, RequestResponseLink, type Response } from './amqp.js';
 import { ASSOCIATED_LINK_NAME, MANAGEMENT_REQUEST_TYPE, MANAGEMENT_SUFFIX, operations } from './constants.js';
 import { managementError, toServiceBusError } from './errors.js';
 import { log } from './log.js';

@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors/errors.js';
 import { message as amqpMessage, type MessageId, type MessageProperties, type OutgoingMessage } from '../delivery/message.js';
+import { amqp } from '../types/amqpTypes.js';
 import { dataBody } from './amqp.js';
 import { annotations } from './constants.js';
 
@@ -132,9 +133,25 @@ export function toAmqpMessage<T>(input: ServiceBusMessage<T>, path = 'message', 
   return amqpMessage(wireBody(input.body), {
     ...(header === undefined ? {} : { header }),
     ...(Object.keys(properties).length === 0 ? {} : { properties }),
-    ...(input.applicationProperties === undefined ? {} : { applicationProperties: input.applicationProperties }),
+    ...(input.applicationProperties === undefined ? {} : { applicationProperties: applicationProperties(input.applicationProperties) }),
     ...(Object.keys(messageAnnotations).length === 0 ? {} : { messageAnnotations }),
   });
+}
+
+/**
+ * Application properties with each plain integer typed as azure-servicebus (uAMQP) types a Python
+ * int: an `int` from −2^31 to 2^31 − 1, else a `long` — not rhea-rx's default `uint` for a positive
+ * number, which a .NET or Java consumer reading an `int` would not take. Other values (and wrappers
+ * such as `amqp.uint(n)`, for an exact type) are sent as given.
+ */
+function applicationProperties(properties: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(properties)) {
+    if (typeof value === 'number' && Number.isSafeInteger(value) && !Object.is(value, -0)) {
+      out[key] = value >= -(2 ** 31) && value < 2 ** 31 ? amqp.int(value) : amqp.long(BigInt(value));
+    } else out[key] = value;
+  }
+  return out;
 }
 
 /** A string or bytes go in a data section, as Service Bus clients send them; anything else as an AMQP value. */

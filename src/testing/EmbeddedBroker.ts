@@ -221,7 +221,7 @@ export class EmbeddedBroker {
    *
    * @param options - See {@link EmbeddedBrokerOptions}.
    * @returns The running broker; its `url` and `port` are set.
-   * @throws {@link ConfigError} (as a rejection) when an option is invalid, naming the option; the
+   * @throws {@link rhea-rx!ConfigError | ConfigError} (as a rejection) when an option is invalid, naming the option; the
    * listen error (e.g. `EADDRINUSE`) when the port cannot be bound.
    */
   static async start(options: EmbeddedBrokerOptions = {}): Promise<EmbeddedBroker> {
@@ -853,7 +853,7 @@ function connectionId(connection: Connection): string {
   return options.id ?? '?';
 }
 
-/** Turns a rhea outcome event and the delivery's remote state into an {@link Outcome}. */
+/** Turns a rhea outcome event and the delivery's remote state into an {@link rhea-rx!Outcome | Outcome}. */
 function outcomeOf(kind: 'accepted' | 'released' | 'rejected' | 'modified' | 'settled', state: unknown): Outcome {
   const fields = (state ?? {}) as {
     error?: { condition?: unknown; description?: unknown } | null;

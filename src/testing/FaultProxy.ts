@@ -242,7 +242,7 @@ export class FaultProxy {
    *
    * @param options - See {@link FaultProxyOptions}.
    * @returns The running proxy; its `url` and `port` are set.
-   * @throws {@link ConfigError} (as a rejection) when an option is invalid, naming the option; the
+   * @throws {@link rhea-rx!ConfigError | ConfigError} (as a rejection) when an option is invalid, naming the option; the
    * listen error (e.g. `EADDRINUSE`) when the port cannot be bound.
    */
   static async start(options: FaultProxyOptions): Promise<FaultProxy> {
@@ -296,7 +296,7 @@ export class FaultProxy {
    * replaces the end of an earlier manual one.
    *
    * @param ms - How long to stall, in milliseconds. @default until `resume()`
-   * @throws {@link ConfigError} when `ms` is not a non-negative number.
+   * @throws {@link rhea-rx!ConfigError | ConfigError} when `ms` is not a non-negative number.
    */
   stall(ms?: number): void {
     if (ms !== undefined && !(Number.isFinite(ms) && ms >= 0)) {
@@ -332,7 +332,7 @@ export class FaultProxy {
    *
    * @param options - `latency` in ms (0 for none); `bandwidth` in bytes per second per connection
    * and direction (`Infinity` for none).
-   * @throws {@link ConfigError} when a value is out of range.
+   * @throws {@link rhea-rx!ConfigError | ConfigError} when a value is out of range.
    */
   slow(options: { latency?: number; bandwidth?: number }): void {
     if (options.latency !== undefined) this.conditions.latency = checkLatency(options.latency);
@@ -365,7 +365,7 @@ export class FaultProxy {
    * The faults the random schedule injects from start until `horizonMs` (inclusive), in order. A pure
    * function of `seed` and `random`: two proxies with the same both plan the same list.
    *
-   * @throws {@link ConfigError} when `horizonMs` is not a non-negative finite number.
+   * @throws {@link rhea-rx!ConfigError | ConfigError} when `horizonMs` is not a non-negative finite number.
    */
   plannedFaults(horizonMs: number): FaultProxyPlannedFault[] {
     if (!(Number.isFinite(horizonMs) && horizonMs >= 0)) {

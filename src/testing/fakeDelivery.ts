@@ -2,7 +2,7 @@ import type { Delivery, ModifyOptions, RejectError, SettlementState } from '../d
 import type { AmqpMessage, MessageFields } from '../delivery/message.js';
 import { DeliveryAlreadySettledError } from '../errors/errors.js';
 
-/** A {@link Delivery} for tests, with no broker behind it: it records how it was settled. */
+/** A {@link rhea-rx!Delivery | Delivery} for tests, with no broker behind it: it records how it was settled. */
 export interface FakeDelivery<T = unknown> extends Delivery<T> {
   /** The arguments of the settlement (`reject`'s error, `modify`'s options), once settled. */
   readonly settledWith: RejectError | Error | string | ModifyOptions | undefined;

@@ -30,7 +30,11 @@ export interface CapturedFrame {
   performative: string;
   /** The performative's fields (absent and null fields left out), typed: `{ uint: 5 }`, `{ symbol: 'x' }`, … */
   fields: { [field: string]: Json };
-  /** For link frames (attach, flow, transfer, detach): the link, as the client named and addressed it. */
+  /**
+   * For link frames (attach, flow, transfer, detach): the link, as the client named and addressed
+   * it. For a disposition the client sent as receiver: the link the settled delivery came on
+   * (found from the transfers the broker sent), when `first` names one.
+   */
   link?: { name: string; role: 'sender' | 'receiver'; address?: string };
   /** For the last transfer frame of a delivery: the decoded message. */
   message?: CapturedMessage;
@@ -50,6 +54,7 @@ export interface CapturedMessage {
   batch?: CapturedMessage[];
 }
 
+/** Options of a {@link FrameCapture}. */
 export interface FrameCaptureOptions {
   /** The broker's port, replaced by `<port>` wherever it appears in a string. */
   port?: number;
@@ -119,6 +124,19 @@ interface ConnectionState {
   buffer: Buffer;
   links: Map<string, LinkInfo>;
   partial: Map<string, { performative: readonly AmqpValue[]; payloads: Buffer[] }>;
+  /** What the broker sent on this connection, read only to find which link a disposition settles. */
+  peer: PeerState;
+}
+
+/** The broker's side of a connection: its sessions, links and the deliveries it sent on them. */
+interface PeerState {
+  buffer: Buffer;
+  /** The broker's channel of each session, by the client's channel (from the broker's begin). */
+  channels: Map<number, number>;
+  /** The client's link of each broker handle, by `<broker channel>/<handle>` (matched by link name). */
+  links: Map<string, string>;
+  /** The link name of each delivery the broker sent, by `<broker channel>/<delivery-id>`. */
+  deliveries: Map<string, string>;
 }
 
 /** A raw capture record, kept until a view is asked for. */
@@ -152,7 +170,21 @@ export class FrameCapture {
   /** Starts recording what the peer of `socket` sends (the socket's data is not consumed). */
   attach(socket: Socket): void {
     this.connections += 1;
-    const state: ConnectionState = { id: this.connections, buffer: Buffer.alloc(0), links: new Map(), partial: new Map() };
+    const peer: PeerState = { buffer: Buffer.alloc(0), channels: new Map(), links: new Map(), deliveries: new Map() };
+    const state: ConnectionState = { id: this.connections, buffer: Buffer.alloc(0), links: new Map(), partial: new Map(), peer };
+    // The broker's frames are read only for the delivery ids of its transfers (see PeerState).
+    const write = socket.write;
+    socket.write = function (this: Socket, chunk: unknown, ...rest: unknown[]): boolean {
+      if (Buffer.isBuffer(chunk)) {
+        peer.buffer = peer.buffer.length === 0 ? chunk : Buffer.concat([peer.buffer, chunk]);
+        try {
+          readPeer(peer);
+        } catch {
+          peer.buffer = Buffer.alloc(0);
+        }
+      }
+      return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+    } as Socket['write'];
     socket.on('data', (chunk: Buffer) => {
       state.buffer = state.buffer.length === 0 ? chunk : Buffer.concat([state.buffer, chunk]);
       try {
@@ -253,7 +285,51 @@ export class FrameCapture {
       this.records.push({ ...base, ...(link ? { link } : {}) });
       return;
     }
+    if (code === 0x15 && fields[0]?.type === 'boolean' && fields[0].value) {
+      // disposition by the receiver: the link of the delivery `first` names
+      const brokerChannel = state.peer.channels.get(channel);
+      const first = asNumber(fields[1]);
+      const name = brokerChannel === undefined || first === undefined ? undefined : state.peer.deliveries.get(`${brokerChannel}/${first}`);
+      const link = name === undefined ? undefined : [...state.links.values()].find((l) => l.name === name);
+      this.records.push({ ...base, ...(link ? { link } : {}) });
+      return;
+    }
     this.records.push(base);
+  }
+}
+
+/** Reads the frames the broker wrote, keeping only what maps a client's disposition to its link. */
+function readPeer(peer: PeerState): void {
+  for (;;) {
+    const buffer = peer.buffer;
+    if (buffer.length >= 4 && buffer.toString('latin1', 0, 4) === 'AMQP') {
+      if (buffer.length < 8) return;
+      peer.buffer = buffer.subarray(8);
+      continue;
+    }
+    if (buffer.length < 8) return;
+    const size = buffer.readUInt32BE(0);
+    if (size < 8) throw new AmqpDecodeError(`frame size ${size} is below the minimum of 8`);
+    if (buffer.length < size) return;
+    const doff = buffer[4] as number;
+    const channel = buffer.readUInt16BE(6);
+    const body = buffer.subarray(doff * 4, size);
+    peer.buffer = buffer.subarray(size);
+    if (body.length === 0 || buffer[5] !== 0) continue; // a heartbeat or a SASL frame
+    const { value } = decodeAt(body, 0);
+    if (value.type !== 'described' || value.value.type !== 'list') continue;
+    const fields = value.value.value;
+    const code = asNumber(value.descriptor);
+    if (code === 0x11) {
+      const remote = asNumber(fields[0]);
+      if (remote !== undefined) peer.channels.set(remote, channel);
+    } else if (code === 0x12) {
+      peer.links.set(`${channel}/${asNumber(fields[1]) ?? 0}`, asString(fields[0]) ?? '');
+    } else if (code === 0x14) {
+      const name = peer.links.get(`${channel}/${asNumber(fields[0]) ?? 0}`);
+      const id = asNumber(fields[1]);
+      if (name !== undefined && id !== undefined) peer.deliveries.set(`${channel}/${id}`, name);
+    }
   }
 }
 
@@ -457,6 +533,19 @@ function plainResponse(bytes: Buffer, normalizer: Normalizer): Json {
   const parts = bytes.toString('utf8').split('\0');
   if (parts.length !== 3) return { binary: normalizer.enabled ? '<response>' : bytes.toString('hex') };
   return { plain: { authzid: parts[0] ?? '', authcid: parts[1] ?? '', passwd: normalizer.enabled ? '<secret>' : (parts[2] ?? '') } };
+}
+
+/**
+ * Decodes a message carried as bytes inside another one — the `message` of a `schedule-message`
+ * request, say, which a capture shows as `{ binary: hex }` — into the same view as a captured
+ * message, normalized the same way (its own numbering of uuids).
+ *
+ * @param bytes - The message's bytes, or their hex as a capture shows them.
+ * @param options.normalize - Replace volatile and secret values. @default true
+ */
+export function decodeCapturedMessage(bytes: Buffer | string, options: { normalize?: boolean } = {}): CapturedMessage {
+  const buffer = typeof bytes === 'string' ? Buffer.from(bytes, 'hex') : bytes;
+  return new Normalizer(options.normalize ?? true, undefined, false).message(buffer, 0);
 }
 
 /** Whether a string is a placeholder put in by normalization. */

@@ -62,6 +62,7 @@ export interface SasTokenRejection {
   description: string;
 }
 
+/** A token that passed: what it said, parsed. */
 export interface SasTokenAcceptance {
   ok: true;
   token: ParsedSasToken;

@@ -12,6 +12,7 @@ export interface SelfSignedCertificate {
   cert: string;
 }
 
+/** What {@link createSelfSignedCertificate} makes: the names it covers and how long it is valid. */
 export interface SelfSignedCertificateOptions {
   /** DNS names and IPv4 addresses the certificate covers; the first is the subject CN. @default ['localhost', '127.0.0.1'] */
   hosts?: string[];

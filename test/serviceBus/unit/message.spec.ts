@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from 'rhea-rx';
+import { amqp, ConfigError } from 'rhea-rx';
 import { decodeMessage, encodeMessage, plainBody } from '../../../src/serviceBus/amqp.js';
+import { decodeTypedMessage } from '../../../src/links/codec.js';
 import { toAmqpMessage } from '../../../src/serviceBus/message.js';
 
 const NOW = Date.parse('2030-01-01T00:00:00.750Z');
@@ -57,6 +58,25 @@ describe('toAmqpMessage (a ServiceBusMessage as the seed client puts it on the w
     const out = toAmqpMessage({ body: 'x', timeToLive: 90_500 }, 'message', () => NOW);
     expect(out.header).toEqual({ ttl: 90_000 });
     expect(out.properties).toEqual({ creationTime: new Date('2030-01-01T00:00:00Z'), absoluteExpiryTime: new Date('2030-01-01T00:01:30Z') });
+  });
+
+  it('types integer application properties as azure-servicebus does: int within 32 bits, else long; other values as given', () => {
+    const bytes = encodeMessage(
+      toAmqpMessage({ body: 'x', applicationProperties: { n: 1, neg: -5, top: 2 ** 31 - 1, over: 2 ** 31, big: 2 ** 40, half: 1.5, flag: true, exact: amqp.uint(7) } }),
+    );
+    const typed = decodeTypedMessage(bytes).applicationProperties as Record<string, unknown>;
+    const typeOf = (v: unknown) => (v as { type?: string }).type ?? typeof v;
+    expect(Object.fromEntries(Object.entries(typed).map(([k, v]) => [k, typeOf(v)]))).toEqual({
+      n: 'int',
+      neg: 'int',
+      top: 'int',
+      over: 'long',
+      big: 'long',
+      half: 'number',
+      flag: 'boolean',
+      exact: 'uint',
+    });
+    expect(decodeMessage(bytes).applicationProperties).toMatchObject({ n: 1, neg: -5, top: 2 ** 31 - 1, over: 2 ** 31, big: 2 ** 40, half: 1.5, flag: true, exact: 7 });
   });
 
   it('leaves out every section it has nothing for', () => {
