@@ -10,8 +10,14 @@ const rheaOnlyInLinks = {
   message: 'Only src/links, src/client and src/testing import rhea.',
 };
 
+// @opentelemetry/api is an optional peer: only the bridge (rhea-rx/opentelemetry) may load it.
+const otelOnlyInBridge = {
+  group: ['@opentelemetry/*'],
+  message: 'Only src/opentelemetry imports @opentelemetry/*; the core publishes on node:diagnostics_channel (src/tracing).',
+};
+
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.brokers/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.brokers/**', 'coverage/**', 'docs/api/**', 'temp/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -23,6 +29,11 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/**/*.ts'],
+    ignores: ['src/opentelemetry/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [otelOnlyInBridge] }] },
+  },
+  {
     files: ['operators/**/*.ts'],
     rules: {
       'no-restricted-imports': [
@@ -32,13 +43,14 @@ export default tseslint.config(
             { name: 'rhea', message: 'Operators know only Delivery and Outcome; they never import rhea.' },
             { name: 'debug', message: 'Operators do not log.' },
           ],
+          patterns: [otelOnlyInBridge],
         },
       ],
     },
   },
   {
-    files: ['src/errors/**/*.ts', 'src/delivery/**/*.ts', 'src/config/**/*.ts', 'src/policy/**/*.ts', 'src/index.ts'],
-    rules: { 'no-restricted-imports': ['error', { paths: [rheaOnlyInLinks] }] },
+    files: ['src/errors/**/*.ts', 'src/delivery/**/*.ts', 'src/config/**/*.ts', 'src/policy/**/*.ts', 'src/serviceBus/**/*.ts', 'src/index.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: [rheaOnlyInLinks], patterns: [otelOnlyInBridge] }] },
   },
   {
     files: ['examples/**', 'bench/**', 'scripts/**', 'test/**'],

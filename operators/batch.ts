@@ -32,7 +32,7 @@ export interface BatchOptions {
  *
  * @param options - See {@link BatchOptions}.
  * @returns An operator that emits arrays of 1 to `maxCount` items, in arrival order.
- * @throws {@link ConfigError} at call time when `maxCount` is not a positive integer, `maxWaitTime`
+ * @throws {@link rhea-rx!ConfigError | ConfigError} at call time when `maxCount` is not a positive integer, `maxWaitTime`
  *   is not a time from 0 to 2147483647 ms or `Infinity`, or an option is unknown.
  * @see {@link completeWhenIdle} to end a receive when nothing more comes.
  * @example

@@ -19,7 +19,7 @@ import { waitTime } from './internal/options.js';
  * @param maxWaitTime - How long to wait for the next item, in milliseconds (0 to 2147483647);
  *   `Infinity` never completes early.
  * @returns An operator that mirrors the source until it has been idle for `maxWaitTime`.
- * @throws {@link ConfigError} at call time when `maxWaitTime` is not such a time.
+ * @throws {@link rhea-rx!ConfigError | ConfigError} at call time when `maxWaitTime` is not such a time.
  * @see {@link batch} to collect deliveries with a wait time per batch.
  * @example
  * import { completeWhenIdle, settleWith } from 'rhea-rx/operators';

@@ -1,3 +1,15 @@
+/**
+ * RxJS operators for deliveries and outcomes: settle by a handler's fate ({@link settleWith},
+ * {@link accept}), guard against poison messages ({@link retryDeliveries}), resubscribe after
+ * retryable errors ({@link reconnect}), shape a receive ({@link batch}, {@link completeWhenIdle})
+ * and stop on a refused message ({@link throwOnRejected}).
+ *
+ * They know deliveries and outcomes only through the `Delivery` and `Outcome` interfaces of
+ * `rhea-rx`, so they can be marble-tested with the fakes of `rhea-rx/testing`.
+ *
+ * @packageDocumentation
+ * @module rhea-rx/operators
+ */
 export { accept } from './accept.js';
 export { type BatchOptions, batch } from './batch.js';
 export { completeWhenIdle } from './completeWhenIdle.js';

@@ -40,7 +40,7 @@ const defaultIsRetryable = (error: unknown): boolean => isAmqpError(error) && er
  *
  * @param policy - The backoff policy (see `BackoffOptions`) and `isRetryable`.
  * @returns An operator that mirrors the source across retryable failures.
- * @throws {@link ConfigError} at call time when a backoff option is invalid (named as
+ * @throws {@link rhea-rx!ConfigError | ConfigError} at call time when a backoff option is invalid (named as
  *   `reconnect.<option>`), `isRetryable` is not a function, or an option is unknown.
  * @example
  * import { reconnect } from 'rhea-rx/operators';

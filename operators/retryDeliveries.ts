@@ -64,7 +64,7 @@ export const MAX_DELIVERIES_EXCEEDED = 'rhea-rx:max-deliveries-exceeded';
  *
  * @param options - See {@link RetryDeliveriesOptions}.
  * @returns An operator that settles exhausted deliveries and passes on the rest.
- * @throws {@link ConfigError} at call time when `maxDeliveries` is not a positive integer,
+ * @throws {@link rhea-rx!ConfigError | ConfigError} at call time when `maxDeliveries` is not a positive integer,
  *   `onExhausted` is not `'reject'`, `'accept'` or a function, `key` is not a function,
  *   `maxTracked` is not a non-negative integer, or an option is unknown.
  * @throws `DeliveryAlreadySettledError` (or the `onExhausted` function's error), as an error

@@ -44,7 +44,9 @@ export interface SettleWithOptions<T = unknown> {
 
 /** A delivery whose handler succeeded. */
 export interface SettleSuccess<T, R> {
+  /** Always `true`: the handler succeeded. */
   readonly ok: true;
+  /** The delivery the handler worked on. */
   readonly delivery: Delivery<T>;
   /**
    * How the delivery ended up settled: `'accepted'` by this operator, or whatever the handler
@@ -58,7 +60,9 @@ export interface SettleSuccess<T, R> {
 
 /** A delivery whose handler failed. */
 export interface SettleFailure<T> {
+  /** Always `false`: the handler threw, rejected or errored. */
   readonly ok: false;
+  /** The delivery the handler worked on. */
   readonly delivery: Delivery<T>;
   /** How the delivery ended up settled: by the failure strategy, or by the handler before it failed; `undefined` as for {@link SettleSuccess}. */
   readonly settledAs: SettlementState | undefined;
@@ -98,7 +102,7 @@ const strategies: readonly FailureStrategy[] = ['reject', 'release', 'modify', '
  * @param handler - Work for one delivery; may return a value, a promise or an Observable.
  * @param options - See {@link SettleWithOptions}.
  * @returns An operator that emits one result per delivery, after that delivery is settled.
- * @throws {@link ConfigError} at call time when `handler` is not a function, `concurrency` is not
+ * @throws {@link rhea-rx!ConfigError | ConfigError} at call time when `handler` is not a function, `concurrency` is not
  *   a positive integer or `Infinity`, `onError` is not a strategy name or a function, or an option
  *   is unknown.
  * @throws `NotSupportedError`, `DeliveryAlreadySettledError` or the failure handler's error, as an

@@ -8,7 +8,7 @@ export interface ThrowOnRejectedOptions {
   /**
    * The outcome states that pass through; any other errors the stream. Must include `'accepted'`.
    * `['accepted']` treats a released or modified message (the peer did not take it) as an error too.
-   * @default ['accepted', 'released', 'modified']: only `rejected` is an error
+   * @default `['accepted', 'released', 'modified']`: only `rejected` is an error
    */
   allow?: readonly OutcomeState[];
 }
@@ -17,7 +17,7 @@ const states: readonly OutcomeState[] = ['accepted', 'rejected', 'released', 'mo
 
 /**
  * Turns the first outcome that is not allowed — by default, the first `rejected` — into an
- * {@link OutcomeError} carrying that outcome, for pipelines where one refused message means stop.
+ * {@link rhea-rx!OutcomeError | OutcomeError} carrying that outcome, for pipelines where one refused message means stop.
  *
  * ```text
  * outcomes    -a--r--a--|     a: accepted · r: rejected
@@ -29,9 +29,9 @@ const states: readonly OutcomeState[] = ['accepted', 'rejected', 'released', 'mo
  *
  * @param options - See {@link ThrowOnRejectedOptions}.
  * @returns An operator that passes allowed outcomes through unchanged.
- * @throws {@link ConfigError} at call time when `allow` is not an array of outcome states that
+ * @throws {@link rhea-rx!ConfigError | ConfigError} at call time when `allow` is not an array of outcome states that
  *   includes `'accepted'`, or an option is unknown.
- * @throws {@link OutcomeError}, as an error notification, at the first outcome not allowed.
+ * @throws {@link rhea-rx!OutcomeError | OutcomeError}, as an error notification, at the first outcome not allowed.
  * @example
  * import { throwOnRejected } from 'rhea-rx/operators';
  *

@@ -1,6 +1,28 @@
+/**
+ * Reactive streams for AMQP 1.0 on Node: RxJS 7 on top of rhea.
+ *
+ * {@link createClient} makes a {@link Client}; `client.receive()` is an Observable of
+ * {@link Delivery | deliveries} whose pace is link credit (credit returns when a delivery is
+ * settled), and `client.send()` is an operator that emits one {@link Outcome} per message, sending
+ * only while the link has credit. Errors are {@link AmqpError}s; {@link toReadable},
+ * {@link toWritable} and {@link toAsyncIterable} bridge to Node streams and `for await`.
+ *
+ * @example
+ * ```ts
+ * import { from } from 'rxjs';
+ * import { createClient } from 'rhea-rx';
+ *
+ * const client = createClient('amqp://localhost:5672');
+ * from(orders).pipe(client.send('orders')).subscribe((outcome) => console.log(outcome.state));
+ * client.receive<Order>('orders', { credit: 50 }).subscribe((d) => { handle(d.body); d.accept(); });
+ * ```
+ *
+ * @packageDocumentation
+ * @module rhea-rx
+ */
 export { Client, type CloseOptions, type PullSource, type ReceiveOneOptions } from './client/Client.js';
 export type { ClientState, ClientStats, ClientStatus, LinkStats, PeerInfo } from './client/ConnectionManager.js';
-export { type ClientOptions, createClient, type TlsOptions } from './client/createClient.js';
+export { type ClientOptions, createClient, type SaslOptions, type TlsOptions } from './client/createClient.js';
 export type { ReceiveOptions, SendOptions } from './config/options.js';
 export type { Delivery, ModifyOptions, RejectError, SettlementState } from './delivery/Delivery.js';
 export {
@@ -39,3 +61,18 @@ export { toAsyncIterable, type ToAsyncIterableOptions } from './streams/toAsyncI
 export { AbortError } from './errors/AbortError.js';
 export type { SendFromOptions } from './client/Client.js';
 export * from './serviceBus/index.js';
+export {
+  CONNECT_CHANNEL,
+  type ConnectTraceContext,
+  RECEIVE_CHANNEL,
+  type ReceiveTraceContext,
+  SEMCONV_VERSION,
+  SEND_CHANNEL,
+  type SendTraceContext,
+  type SendTraceOutcome,
+  SETTLE_CHANNEL,
+  type SettleReason,
+  type SettleTraceContext,
+  type TraceAttributes,
+  type TraceContextBase,
+} from './tracing/index.js';

@@ -12,8 +12,11 @@ export interface ModifyOptions {
 
 /** The error sent with {@link Delivery.reject}. */
 export interface RejectError {
+  /** A symbolic AMQP error condition, e.g. `amqp:internal-error` or your own `com.example:invalid-order`. */
   condition?: string;
+  /** Text for people: why the message was refused. */
   description?: string;
+  /** Further details, as a map of AMQP values. */
   info?: Record<string, unknown>;
 }
 
@@ -26,7 +29,7 @@ export type SettlementState = 'accepted' | 'rejected' | 'released' | 'modified';
  * Settling returns credit to the link (R2): the next delivery can come in only once earlier ones
  * are settled. Settle each delivery exactly once: a second settlement, or a settlement after the
  * receive subscription ended (R3) or the connection was lost (R4), throws
- * {@link DeliveryAlreadySettledError} and sends nothing — the broker has already been told, or
+ * {@link rhea-rx!DeliveryAlreadySettledError | DeliveryAlreadySettledError} and sends nothing — the broker has already been told, or
  * will redeliver the message.
  */
 export interface Delivery<T = unknown> {
@@ -47,12 +50,12 @@ export interface Delivery<T = unknown> {
    * the message's lock token there. Undefined where there is no transfer (a test fake, a wrapper).
    */
   readonly tag?: Buffer | undefined;
-  /** Done: the broker removes the message. @throws {@link DeliveryAlreadySettledError} when settled before. */
+  /** Done: the broker removes the message. @throws {@link rhea-rx!DeliveryAlreadySettledError | DeliveryAlreadySettledError} when settled before. */
   accept(): void;
-  /** Refuse it as invalid: the broker drops it or dead-letters it. @throws {@link DeliveryAlreadySettledError} */
+  /** Refuse it as invalid: the broker drops it or dead-letters it. @throws {@link rhea-rx!DeliveryAlreadySettledError | DeliveryAlreadySettledError} */
   reject(error?: RejectError | Error | string): void;
-  /** Give it back untouched: the broker delivers it again, delivery-count unchanged. @throws {@link DeliveryAlreadySettledError} */
+  /** Give it back untouched: the broker delivers it again, delivery-count unchanged. @throws {@link rhea-rx!DeliveryAlreadySettledError | DeliveryAlreadySettledError} */
   release(): void;
-  /** Give it back as failed (delivery-count + 1 by default), optionally with annotations. @throws {@link DeliveryAlreadySettledError} */
+  /** Give it back as failed (delivery-count + 1 by default), optionally with annotations. @throws {@link rhea-rx!DeliveryAlreadySettledError | DeliveryAlreadySettledError} */
   modify(options?: ModifyOptions): void;
 }

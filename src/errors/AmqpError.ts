@@ -20,11 +20,19 @@ export interface AmqpErrorOptions {
  * password, key or token. `instanceof` works across duplicate installs of the package.
  */
 export class AmqpError extends Error {
+  /** The class name, e.g. `'NotFoundError'`. */
   override readonly name: string = 'AmqpError';
+  /** The AMQP error condition, e.g. `amqp:not-found`; `undefined` when the error did not come from one. */
   readonly condition: string | undefined;
+  /** The description the peer sent with the condition, when it sent one. */
   readonly description: string | undefined;
+  /** Whether trying again (reconnect, re-attach, resend) can succeed; the `reconnect` operator reads it. */
   readonly retryable: boolean;
 
+  /**
+   * @param message - What happened and what to do about it; never a secret.
+   * @param options - Condition, description, retryable and cause; see {@link AmqpErrorOptions}.
+   */
   constructor(message: string, options: AmqpErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.condition = options.condition;
@@ -38,10 +46,12 @@ export class AmqpError extends Error {
     return Function.prototype[Symbol.hasInstance].call(this, value);
   }
 
+  /** @internal Marks rhea-rx errors for {@link isAmqpError}, across copies of the package. */
   get [brand](): true {
     return true;
   }
 
+  /** The fields worth logging, without `cause` or the stack: `{ name, message, condition, description, retryable }`. */
   toJSON(): { name: string; message: string; condition?: string; description?: string; retryable: boolean } {
     return {
       name: this.name,

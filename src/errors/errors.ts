@@ -103,6 +103,7 @@ export class MessageEncodeError extends AmqpError {
 /** A push source outran link credit and the send buffer was full (S2); `unsent` lists what never went out. */
 export class BufferOverflowError<T = unknown> extends AmqpError {
   override readonly name = 'BufferOverflowError';
+  /** The messages that were waiting for credit and were never sent, in input order. */
   readonly unsent: readonly T[];
   constructor(message: string, unsent: readonly T[], options: AmqpErrorOptions = {}) {
     super(message, { ...options, retryable: false });
@@ -116,6 +117,7 @@ export class BufferOverflowError<T = unknown> extends AmqpError {
  */
 export class SendFailedError<T = unknown> extends AmqpError {
   override readonly name = 'SendFailedError';
+  /** Every input message without an outcome, in input order (S1). */
   readonly unsettled: readonly T[];
   constructor(message: string, unsettled: readonly T[], options: AmqpErrorOptions = {}) {
     super(message, options);

@@ -35,10 +35,15 @@ export interface BackoffOptions {
 
 /** {@link BackoffOptions} checked and filled in by {@link resolveBackoff}. */
 export interface ResolvedBackoff {
+  /** See {@link BackoffOptions.initialDelay}. */
   readonly initialDelay: number;
+  /** See {@link BackoffOptions.factor}. */
   readonly factor: number;
+  /** See {@link BackoffOptions.maxDelay}. */
   readonly maxDelay: number;
+  /** See {@link BackoffOptions.jitter}. */
   readonly jitter: number;
+  /** See {@link BackoffOptions.maxAttempts}. */
   readonly maxAttempts: number;
 }
 

@@ -137,6 +137,7 @@ export abstract class AmqpValue {
     return encoder(this);
   }
 
+  /** @internal Marks wrappers for {@link isAmqpValue}, across copies of the package. */
   get [BRAND](): true {
     return true;
   }
@@ -154,7 +155,9 @@ export function isAmqpValue(value: unknown): value is AmqpTypedValue {
 
 /** A value of one of the {@link AmqpScalarType}s: `amqp.uint(5)` is `{ type: 'uint', value: 5 }`. */
 export class AmqpScalar<N extends AmqpScalarType = AmqpScalarType> extends AmqpValue {
+  /** The AMQP type, e.g. `'uint'`. */
   readonly type: N;
+  /** The JavaScript value: a number, bigint, string, Buffer or Date, as {@link AmqpScalarValues} says for `type`. */
   readonly value: AmqpScalarValues[N];
 
   /** Use the `amqp.*` functions, which check and normalize the value. @internal */
@@ -185,8 +188,11 @@ export class AmqpScalar<N extends AmqpScalarType = AmqpScalarType> extends AmqpV
 
 /** An AMQP array: a sequence of values of one element type, made by `amqp.array()`. */
 export class AmqpArray<N extends AmqpArrayElementType = AmqpArrayElementType> extends AmqpValue {
+  /** Always `'array'`. */
   readonly type = 'array' as const;
+  /** The AMQP type of every element. */
   readonly elementType: N;
+  /** The elements, as {@link AmqpArrayElements} says for `elementType`. */
   readonly values: readonly AmqpArrayElements[N][];
   /** Set when every element is described with this descriptor (a described array). */
   readonly descriptor: AmqpDescriptor | undefined;
@@ -206,8 +212,11 @@ export class AmqpArray<N extends AmqpArrayElementType = AmqpArrayElementType> ex
 
 /** A described value: a descriptor (symbol or ulong) and the value it describes, made by `amqp.described()`. */
 export class AmqpDescribed<V = unknown> extends AmqpValue {
+  /** Always `'described'`. */
   readonly type = 'described' as const;
+  /** The descriptor: a symbol (string) or a ulong (bigint). */
   readonly descriptor: AmqpDescriptor;
+  /** The value it describes. */
   readonly value: V;
 
   /** Use `amqp.described()`, which checks the descriptor. @internal */
@@ -468,7 +477,18 @@ export const amqp = Object.freeze({
   described<V>(descriptor: string | number | bigint, value: V): AmqpDescribed<V> {
     return new AmqpDescribed(descriptorOf(descriptor), value);
   },
-  typeOf,
+  /**
+   * The AMQP type of a value as a typed receive (`{ typed: true }`) hands it over: the wrapper's
+   * `type`, or for a plain value `null`, `boolean`, `string`, `binary` (Buffer), `double` (number),
+   * `timestamp` (Date), `list` (array) or `map` (object or Map). A bigint is what it is sent as:
+   * `long`; `undefined` is sent as `null`.
+   *
+   * @throws `TypeError` for a value that is not an AMQP value (a function, a JavaScript symbol).
+   * @example
+   * amqp.typeOf(amqp.ubyte(5)); // 'ubyte'
+   * amqp.typeOf(new Date());    // 'timestamp'
+   */
+  typeOf: (value: unknown): AmqpTypeName => typeOf(value),
 });
 
 /** Used by the typed decoder: a timestamp as a Date where a Date can hold it. */
