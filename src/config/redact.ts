@@ -61,7 +61,8 @@ export function redact(text: string): string {
  * Unlike {@link redact}, which has to guess where a URL ends inside free text, this treats the
  * whole string as the URL: everything between the first `:` after the scheme's `//` and the last
  * `@` is hidden, even when it contains whitespace, quotes or other characters a URL may not hold.
- * With no `scheme://` prefix, everything between the first `:` and the last `@` is hidden. The
+ * With no `scheme://` prefix, or another scheme than amqp, amqps or sb (the `//` may then begin a
+ * password), everything between the first `:` and the last `@` is hidden. The
  * result then goes through {@link redact}, which also hides `sig=`, `password=` and the like.
  *
  * @param url - A URL as the user gave it, possibly malformed.
@@ -72,14 +73,20 @@ export function redact(text: string): string {
  */
 export function redactUrl(url: string): string {
   const text = String(url);
-  const prefix = /^\s*[A-Za-z][A-Za-z0-9+.-]{0,31}:\/\//.exec(text);
-  const start = prefix === null ? 0 : prefix[0].length;
+  const prefix = /^\s*([A-Za-z][A-Za-z0-9+.-]{0,31}):\/\//.exec(text);
+  // why: with a scheme of its own kind, `user:password@` follows the `//`. Anything else may be a
+  // `user:password@host` with no scheme whose password starts with `//` ('/' is a base64 digit):
+  // then the first ':' starts the password.
+  const start = prefix !== null && URL_SCHEMES.has((prefix[1] ?? '').toLowerCase()) ? prefix[0].length : 0;
   const at = text.lastIndexOf('@');
   if (at < start) return redact(text);
   const colon = text.indexOf(':', start);
   if (colon < 0 || colon > at) return redact(text);
   return redact(`${text.slice(0, colon + 1)}${REDACTED}${text.slice(at)}`);
 }
+
+/** Schemes whose URLs rhea-rx takes (AMQP, and Service Bus endpoints). */
+const URL_SCHEMES = new Set(['amqp', 'amqps', 'amqp+ws', 'amqp+wss', 'sb', 'ws', 'wss']);
 
 function redactUrlsInToken(token: string): string {
   const at = token.lastIndexOf('@');

@@ -193,6 +193,9 @@ describe('redactUrl', () => {
     ['amqp://u:pa/ss@h/q', 'amqp://u:***@h/q'],
     ['amqp://host:5672/q', 'amqp://host:5672/q'],
     ['amqp://user@host', 'amqp://user@host'],
+    // No scheme, and a password that starts with '//' (a base64 key may): not 'u' as a scheme.
+    ['u://AAAAAAAAAAAA=@h', 'u:***@h'],
+    ['http://user:pw@h', 'http:***@h'],
     ['amqps://ns/q?sig=abc&se=1', 'amqps://ns/q?sig=***&se=1'],
     ['', ''],
   ])('%j → %j', (input, expected) => {
