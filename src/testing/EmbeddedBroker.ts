@@ -599,7 +599,7 @@ export class EmbeddedBroker {
     on('message', (context) => {
       const producer = context.receiver ? this.links.get(context.receiver) : undefined;
       if (producer instanceof ProducerLink && context.delivery && context.message !== undefined) {
-        producer.onMessage(context.message, context.delivery);
+        producer.onMessage(context.message, context.delivery, producer.tap?.current());
       }
     });
   }

@@ -10,6 +10,8 @@ import rhea from 'rhea';
 import type { Delivery, Message, Receiver, Sender } from 'rhea';
 import { deliveryLimitOf, installDrainReply, requestFlow } from './rheaInternals.js';
 import type { AddressState, Consumer, Entry, QueueNode, Store } from './store.js';
+import type { PayloadTap } from '../../links/codec.js';
+import { forwardBytes, splitMessage, tapSession } from './rawMessage.js';
 import type { BrokerError, BrokerMessage, Outcome } from './types.js';
 
 const log = createDebug('rhea-rx:broker');
@@ -69,7 +71,8 @@ export class ConsumerLink implements Consumer, BrokerLink {
     const message = { ...entry.message, delivery_count: entry.deliveryCount, first_acquirer: entry.firstAcquirer };
     let delivery: Delivery;
     try {
-      delivery = this.link.send(message as Message);
+      // A message a client sent goes out with its bare message byte for byte (AMQP types kept).
+      delivery = entry.raw === undefined ? this.link.send(message as Message) : this.link.send(forwardBytes(message, entry.raw) as never, undefined, 0);
     } catch (err) {
       // Messages are checked when enqueued and decoded from the wire otherwise, so this is unexpected.
       log('[%s] cannot send a message from %s, dropped: %O', this.link.name, this.address.address, err);
@@ -166,6 +169,8 @@ export interface ProducerSettings {
 export class ProducerLink implements BrokerLink {
   private closed = false;
   private readonly withheld = new Set<{ settle(): void; drop(): void }>();
+  /** The bytes of each transfer on the link's session, so messages are forwarded as sent. */
+  readonly tap: PayloadTap | undefined;
 
   /** @param address - The target address; undefined for an anonymous relay link (routes by `to`). */
   constructor(
@@ -175,6 +180,7 @@ export class ProducerLink implements BrokerLink {
     private readonly settings: ProducerSettings,
   ) {
     address?.producers.add(this);
+    this.tap = tapSession(link.session);
   }
 
   /**
@@ -189,10 +195,14 @@ export class ProducerLink implements BrokerLink {
     if (credit <= window / 2) this.link.add_credit(window - credit);
   }
 
-  /** A transfer arrived. */
-  onMessage(received: Message | Buffer, delivery: Delivery): void {
+  /**
+   * A transfer arrived.
+   * @param bytes - The message as encoded on the wire, when the session's transfers are tapped.
+   */
+  onMessage(received: Message | Buffer, delivery: Delivery, bytes?: Buffer): void {
     if (this.closed) return;
     const message = toBrokerMessage(received);
+    const raw = bytes === undefined ? undefined : splitMessage(bytes);
     const target = this.address ?? this.relayTarget(message, delivery);
     if (!target) {
       this.grantIfDue();
@@ -202,12 +212,12 @@ export class ProducerLink implements BrokerLink {
     target.stats.received += 1;
     if (delivery.remote_settled) {
       delivery.update(true);
-      this.store.publish(target, message);
+      this.store.publish(target, message, raw);
       this.grantIfDue();
       return;
     }
     const outcome: Outcome = target.takeForcedOutcome() ?? { kind: 'accepted' };
-    if (outcome.kind === 'accepted') this.store.publish(target, message);
+    if (outcome.kind === 'accepted') this.store.publish(target, message, raw);
     target.unsettledIncoming += 1;
     target.stats.maxOutstandingUnsettled = Math.max(target.stats.maxOutstandingUnsettled, target.unsettledIncoming);
     if (target.outcomesPaused) {

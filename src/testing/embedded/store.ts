@@ -7,6 +7,7 @@
  */
 import createDebug from 'debug';
 import { Deque } from './Deque.js';
+import type { RawMessage } from './rawMessage.js';
 import { type BrokerMessage, type MutableStats, type Outcome, zeroStats } from './types.js';
 
 const log = createDebug('rhea-rx:broker');
@@ -18,6 +19,8 @@ export interface Entry {
   firstAcquirer: boolean;
   /** Consumers that answered `modified` with `undeliverable-here`: never offered to them again. */
   excluded: Set<Consumer> | undefined;
+  /** The message's bytes as a client sent it, forwarded as they are (undefined for `enqueue`d ones). */
+  raw: RawMessage | undefined;
 }
 
 /** What a queue needs from a link that takes messages from it. */
@@ -223,12 +226,12 @@ export class Store {
   }
 
   /** Stores `message` at `state`: in its queue, or a copy in every subscription of a topic. */
-  publish(state: AddressState, message: BrokerMessage): void {
+  publish(state: AddressState, message: BrokerMessage, raw?: RawMessage): void {
     if (state.queue) {
-      state.queue.push(newEntry(message));
+      state.queue.push(newEntry(message, raw));
       return;
     }
-    for (const queue of [...state.subscriptions]) queue.push(newEntry({ ...message }));
+    for (const queue of [...state.subscriptions]) queue.push(newEntry({ ...message }, raw));
   }
 
   /** Applies a client receiver's outcome to an entry it held, then offers the queue again. */
@@ -255,6 +258,7 @@ export class Store {
             ...entry.message,
             message_annotations: { ...(entry.message.message_annotations ?? {}), ...outcome.annotations },
           };
+          if (entry.raw) entry.raw = { bare: entry.raw.bare, annotations: undefined }; // the annotations are the broker's now
         }
         if (outcome.undeliverableHere) {
           entry.excluded ??= new Set();
@@ -309,7 +313,7 @@ export class Store {
       return;
     }
     if (!existed) target.deadLetterQueue = true;
-    this.publish(target, message);
+    this.publish(target, message, entry.raw && { bare: entry.raw.bare, annotations: undefined });
   }
 
   /** Every address, for shutdown. */
@@ -348,12 +352,13 @@ export class Store {
 }
 
 /** A fresh entry for a message entering a queue; a `delivery_count` it carries is kept. */
-export function newEntry(message: BrokerMessage): Entry {
+export function newEntry(message: BrokerMessage, raw?: RawMessage): Entry {
   const count = message.delivery_count;
   return {
     message,
     deliveryCount: typeof count === 'number' && Number.isInteger(count) && count >= 0 ? count : 0,
     firstAcquirer: true,
     excluded: undefined,
+    raw,
   };
 }
