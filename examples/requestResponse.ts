@@ -48,23 +48,26 @@ function serve(client: Client, address: string): Observable<Outcome<string>> {
  * The client: receives on a reply queue of its own, then sends each request with that queue as its
  * reply-to and a correlation-id, and pairs every response with its request by correlation-id.
  *
- * Qpid Proton's client asks the broker for a dynamic (temporary) reply queue. rhea-rx's `receive`
- * takes only a named address, and RabbitMQ 3.10 has no dynamic nodes anyway, so the reply queue gets
- * a unique name here. (RabbitMQ 3.10 keeps such a queue after the link detaches: a client that lives
- * long should keep one reply queue for all its requests, as this one does.)
+ * As Qpid Proton's client does, it asks the broker for a dynamic reply queue (`dynamic: true`): a
+ * temporary node the broker creates for the link, names, and deletes when the link detaches. Brokers
+ * without dynamic nodes (RabbitMQ before 4.1) get a reply queue with a unique name instead (RabbitMQ
+ * 3.10 keeps it after the link detaches: a client that lives long should keep one reply queue for
+ * all its requests, as this one does).
  */
-async function request(client: Client, address: string, replyTo: string, requests: string[]): Promise<Map<string, string>> {
-  let attached!: () => void;
-  const ready = new Promise<void>((resolve) => (attached = resolve));
+async function request(client: Client, address: string, named: string | undefined, requests: string[]): Promise<{ replyTo: string; responses: Map<string, string> }> {
+  let attached!: (address: string) => void;
+  const ready = new Promise<string>((resolve) => (attached = resolve));
+  const replies = named === undefined ? client.receive<string>('', { dynamic: true, onAttach: (a) => attached(a.address!) }) : client.receive<string>(named, { onAttach: () => attached(named) });
   const responses = lastValueFrom(
-    client.receive<string>(replyTo, { onAttach: () => attached() }).pipe(
+    replies.pipe(
       tap((response) => response.accept()),
       take(requests.length),
-      timeout({ each: 10_000, with: () => throwError(() => new Error(`no response on ${replyTo} for 10 s`)) }),
+      timeout({ each: 10_000, with: () => throwError(() => new Error(`no response for 10 s`)) }),
       toArray(),
     ),
   );
-  await Promise.race([ready, responses]); // replies can arrive as soon as the first request is out
+  // Replies can arrive as soon as the first request is out: wait for the reply queue first.
+  const replyTo = await Promise.race([ready, responses.then(() => '')]);
 
   const outgoing = requests.map((body, i) => message(body, { properties: { messageId: `request-${i}`, correlationId: `request-${i}`, replyTo } }));
   const outcomes = await lastValueFrom(from(outgoing).pipe(client.send<string>(address), toArray()));
@@ -72,7 +75,7 @@ async function request(client: Client, address: string, replyTo: string, request
   if (refused.length > 0) throw new Error(`${refused.length} requests were not accepted by the broker: ${refused.map((o) => o.state).join(', ')}`);
 
   const byId = new Map((await responses).map((response) => [String(response.message.properties.correlationId), response.body]));
-  return new Map(outgoing.map((m) => [m.body, byId.get(String(m.properties?.correlationId)) ?? '(no response)']));
+  return { replyTo, responses: new Map(outgoing.map((m) => [m.body, byId.get(String(m.properties?.correlationId)) ?? '(no response)'])) };
 }
 
 async function main(): Promise<void> {
@@ -88,8 +91,8 @@ async function main(): Promise<void> {
   });
 
   const requests = ['the first request', 'Another one, with punctuation!', 'numbers 1 2 3 stay as they are', 'über straße'];
-  const replyTo = `replies-${randomUUID()}`;
-  const responses = await request(client, address, replyTo, requests);
+  // The EmbeddedBroker makes dynamic nodes; for a broker given by URL (RabbitMQ 3.x has none), a named one.
+  const { replyTo, responses } = await request(client, address, url === undefined ? undefined : `replies-${randomUUID()}`, requests);
   for (const [req, res] of responses) console.log(`${req} => ${res}`);
 
   // The client has every response; the server hears that they were accepted a moment later. Stop it

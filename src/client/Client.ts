@@ -122,8 +122,12 @@ export class Client {
    * client.receive<Order>('orders', { credit: 50 }).subscribe((d) => { handle(d.body); d.accept(); });
    */
   receive<T = unknown>(source?: string, options?: ReceiveOptions): Observable<Delivery<T>> {
-    const from = address(source ?? this.#defaultAddress, 'source');
     const resolved = resolveReceiveOptions(options);
+    if (resolved.dynamic) {
+      if (source !== undefined && source !== '') invalid('source', "no address with dynamic: true (the peer names the node), or ''", source);
+      return receiveLink<T>(this.#manager, '', resolved);
+    }
+    const from = address(source ?? this.#defaultAddress, 'source');
     return receiveLink<T>(this.#manager, from, resolved);
   }
 

@@ -78,6 +78,16 @@ export interface ReceiveOptions {
    */
   reattach?: boolean;
   /**
+   * Ask the peer for a dynamic node: a temporary queue it creates for this link and names itself,
+   * e.g. the reply queue of a request/response client. Give no address (or `''`); the name the peer
+   * chose is in `onAttach`'s `address` and in each delivery's `address`. The node lives as
+   * long as the link: after a reconnect the re-attached link gets a new one, with a new name,
+   * reported to `onAttach` again. Brokers without dynamic nodes (RabbitMQ before 4.1) refuse the
+   * attach: the stream ends with the link error.
+   * @default false
+   */
+  dynamic?: boolean;
+  /**
    * How long the peer may take to answer the attach (each time the link attaches, after a
    * reconnect too), in milliseconds. Past it the link is detached; with reconnect on (and
    * `reattach`) it is attached again after the reconnect policy's delay, until the policy's
@@ -173,6 +183,7 @@ export interface ResolvedReceiveOptions {
   readonly typed: boolean;
   readonly onAttach: ((attach: RemoteAttach) => void) | undefined;
   readonly reattach: boolean;
+  readonly dynamic: boolean;
   readonly attachTimeout: number;
   readonly maxMessageSize: number | undefined;
 }
@@ -204,6 +215,7 @@ const receiveKeys = [
   'typed',
   'onAttach',
   'reattach',
+  'dynamic',
   'attachTimeout',
   'maxMessageSize',
 ];
@@ -243,6 +255,7 @@ export function resolveReceiveOptions(options: unknown): ResolvedReceiveOptions 
     typed: o.typed === true,
     onAttach: optionalFunction<(attach: RemoteAttach) => void>(o.onAttach, 'onAttach'),
     reattach: optionalBoolean(o.reattach, 'reattach') ?? true,
+    dynamic: optionalBoolean(o.dynamic, 'dynamic') ?? false,
     attachTimeout: integer(o.attachTimeout, 'attachTimeout', 1, MAX_TIMER_DELAY, DEFAULT_ATTACH_TIMEOUT),
     maxMessageSize: optionalInteger(o.maxMessageSize, 'maxMessageSize', 1, Number.MAX_SAFE_INTEGER),
   };

@@ -1,5 +1,6 @@
-/** An AMQP message-id or correlation-id: string, unsigned long (number), UUID or binary (Buffer). */
-export type MessageId = string | number | Buffer;
+import type { AmqpScalar } from '../types/amqpTypes.js';
+/** An AMQP message-id or correlation-id: a string, a ulong (a number, a bigint or `amqp.ulong`), a uuid (`amqp.uuid`, or a Buffer of 16 bytes) or binary (a Buffer, or `amqp.binary`). */
+export type MessageId = string | number | bigint | Buffer | AmqpScalar<'ulong' | 'uuid' | 'binary'>;
 
 /** The message header (AMQP 1.0 section 3.2.1). */
 export interface MessageHeader {

@@ -10,7 +10,8 @@ import { type TracedMessage, traceSettle } from '../tracing/hooks.js';
 
 /** What a delivery needs from the link that received it. */
 export interface DeliveryOwner {
-  readonly address: string;
+  /** The link's address (for a dynamic link, the one the peer gave its current attach). */
+  address: string;
   /**
    * Puts the settlement on the wire and takes the delivery off the link's books; called once per
    * delivery, by the application's settlement or by the link's own release at detach.

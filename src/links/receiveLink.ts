@@ -54,6 +54,9 @@ const IDLE_REFILL_MS = 10;
 
 let nextLinkId = 1;
 
+/** What a dynamic link is called until the peer has named its node. */
+const DYNAMIC_LABEL = '(dynamic)';
+
 /**
  * A rhea receiver as a cold Observable of deliveries: each subscription attaches one link on its
  * own session, and unsubscribing detaches it.
@@ -62,8 +65,10 @@ let nextLinkId = 1;
  * `credit − held`, granted back in batches as deliveries are settled (R1, R2). When the
  * subscription ends for any reason, held deliveries are released and the link detached (R3).
  */
-export function receiveLink<T>(manager: ConnectionManager, address: string, options: ResolvedReceiveOptions): Observable<Delivery<T>> {
+export function receiveLink<T>(manager: ConnectionManager, source: string, options: ResolvedReceiveOptions): Observable<Delivery<T>> {
   return new Observable<Delivery<T>>((subscriber) => {
+    // A dynamic link's address is the one the peer gives each attach.
+    let address = options.dynamic ? DYNAMIC_LABEL : source;
     const linkId = `${manager.id}/r${nextLinkId++}`;
     const credit = new CreditWindow(options.credit, options.creditBatch);
     const held = new HeldList<DeliveryImpl<T>>(); // emitted and not settled: at most `credit` (R1)
@@ -190,18 +195,18 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
       dispositions = new DispositionWriter(session);
       if (options.typed) payloads = tapPayloads(session);
       if (options.maxMessageSize !== undefined) limitMessageSize(session, options.maxMessageSize, tooLarge);
-      const source: Record<string, unknown> = { address };
+      const terminus: Record<string, unknown> = options.dynamic ? { dynamic: true } : { address };
       if (options.filter !== undefined || options.selector !== undefined) {
-        source.filter = { ...options.filter, ...(options.selector === undefined ? {} : rhea.filter.selector(options.selector)) };
+        terminus.filter = { ...options.filter, ...(options.selector === undefined ? {} : rhea.filter.selector(options.selector)) };
       }
       if (options.durable) {
-        source.durable = 2;
-        source.expiry_policy = 'never';
+        terminus.durable = 2;
+        terminus.expiry_policy = 'never';
       }
-      if (options.capabilities !== undefined) source.capabilities = [...options.capabilities];
+      if (options.capabilities !== undefined) terminus.capabilities = [...options.capabilities];
       receiver = session.open_receiver({
         ...(options.linkName === undefined ? {} : { name: options.linkName }),
-        source,
+        source: terminus,
         credit_window: 0,
         autoaccept: false,
         snd_settle_mode: presettled ? 1 : 0,
@@ -217,6 +222,12 @@ export function receiveLink<T>(manager: ConnectionManager, address: string, opti
           clearTimeout(attachTimer);
           attachTimer = undefined;
           relinkAttempt = 0;
+          if (options.dynamic) {
+            // The peer named the node it made for this attach.
+            const named = remoteAttachOf(link).address;
+            address = typeof named === 'string' && named !== '' ? named : DYNAMIC_LABEL;
+            owner.address = address;
+          }
           log.receiver('[%s] attached to %s', linkId, address);
           if (options.onAttach === undefined) return;
           try {

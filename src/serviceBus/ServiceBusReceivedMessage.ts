@@ -1,5 +1,5 @@
 import type { Delivery, ModifyOptions, RejectError, SettlementState } from '../delivery/Delivery.js';
-import type { AmqpMessage } from '../delivery/message.js';
+import type { AmqpMessage, MessageId } from '../delivery/message.js';
 import type { AmqpError } from '../errors/AmqpError.js';
 import { DeliveryAlreadySettledError, NotSupportedError } from '../errors/errors.js';
 import { plainBody } from './amqp.js';
@@ -40,11 +40,11 @@ export interface DeadLetterOptions {
 export interface ServiceBusReceivedMessage<T = unknown> extends Delivery<T> {
   /** The body: the bytes of a data section (what Service Bus clients send a string or bytes as), else the AMQP value. */
   readonly body: T;
-  readonly messageId: string | number | Buffer | undefined;
+  readonly messageId: MessageId | undefined;
   /** The session it belongs to (the group-id). */
   readonly sessionId: string | undefined;
   readonly partitionKey: string | undefined;
-  readonly correlationId: string | number | Buffer | undefined;
+  readonly correlationId: MessageId | undefined;
   readonly contentType: string | undefined;
   readonly subject: string | undefined;
   readonly to: string | undefined;
@@ -202,7 +202,7 @@ export class ReceivedMessage<T = unknown> implements ServiceBusReceivedMessage<T
 
   // -- the Service Bus side ---------------------------------------------------------------------
 
-  get messageId(): string | number | Buffer | undefined {
+  get messageId(): MessageId | undefined {
     return this.#message.properties.messageId;
   }
 
@@ -214,7 +214,7 @@ export class ReceivedMessage<T = unknown> implements ServiceBusReceivedMessage<T
     return toText(this.#message.messageAnnotations[annotations.partitionKey]);
   }
 
-  get correlationId(): string | number | Buffer | undefined {
+  get correlationId(): MessageId | undefined {
     return this.#message.properties.correlationId;
   }
 

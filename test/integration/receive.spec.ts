@@ -1,4 +1,4 @@
-import { map } from 'rxjs';
+import { lastValueFrom, map, of } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { type Delivery, DeliveryAlreadySettledError } from 'rhea-rx';
 import { sleep, useBroker, waitFor } from '../support/embedded.js';
@@ -178,6 +178,37 @@ describe('client.receive against EmbeddedBroker', () => {
     expect(broker.queueDepth('q')).toBe(0);
     expect(broker.unsettledCount('q')).toBe(0);
     sub.unsubscribe();
+  });
+
+  it('dynamic: the peer makes and names a node for the link; replies sent there arrive; it goes with the link', async () => {
+    const broker = await env.start();
+    const client = env.client();
+    const named: string[] = [];
+    const received: Delivery<string>[] = [];
+    const sub = client.receive<string>('', { dynamic: true, onAttach: (a) => named.push(a.address!) }).subscribe((d) => {
+      received.push(d);
+      d.accept();
+    });
+    await waitFor(() => named.length === 1, 'the attach');
+    const replyTo = named[0]!;
+    expect(replyTo).toMatch(/^dynamic\//);
+    expect(broker.linkCount(replyTo).senders).toBe(1);
+    await lastValueFrom(of('r1', 'r2').pipe(client.send<string>(replyTo)));
+    await waitFor(() => received.length === 2, 'the replies');
+    expect(received.map((d) => [d.body, d.address])).toEqual([
+      ['r1', replyTo],
+      ['r2', replyTo],
+    ]);
+    sub.unsubscribe();
+    await waitFor(() => broker.linkCount(replyTo).senders === 0, 'the link detached');
+  });
+
+  it('dynamic: an address with dynamic: true, or a non-boolean dynamic, is a ConfigError at call time', async () => {
+    await env.start();
+    const client = env.client();
+    expect(() => client.receive('q', { dynamic: true })).toThrow(expect.objectContaining({ name: 'ConfigError', option: 'source' }));
+    expect(() => client.receive('', { dynamic: 'yes' as never })).toThrow(expect.objectContaining({ name: 'ConfigError', option: 'dynamic' }));
+    expect(() => client.receive('')).toThrow(expect.objectContaining({ name: 'ConfigError', option: 'source' }));
   });
 
   it('exposes the message sections in camelCase', async () => {
