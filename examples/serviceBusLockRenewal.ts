@@ -2,8 +2,9 @@
 // Run: npx tsx examples/serviceBusLockRenewal.ts  (SERVICEBUS_CONNECTION_STRING, SERVICEBUS_QUEUE_NAME, SERVICEBUS_SESSION_QUEUE_NAME for a real namespace)
 // Prints each message's lock expiry before and after work that outlasts the lock (the local broker locks for 2 s).
 import { concatMap, lastValueFrom, toArray } from 'rxjs';
-import { createServiceBusClient, renewLocks, renewSessionLock, type ServiceBusClient } from 'rhea-rx';
-import { type EmbeddedBroker, startServiceBusBroker } from 'rhea-rx/testing';
+import { renewLocks, renewSessionLock, type ServiceBusClient } from 'rhea-rx';
+import type { EmbeddedBroker } from 'rhea-rx/testing';
+import { names, runServiceBusExample } from './support/serviceBus.js';
 
 const LOCK_DURATION = 2_000;
 const WORK_MS = 3_000;
@@ -48,29 +49,4 @@ async function main(sb: ServiceBusClient, _local?: EmbeddedBroker): Promise<void
   await session.close();
 }
 
-// ---------------------------------------------------------------------------------------------
-// Where to run: the namespace in SERVICEBUS_CONNECTION_STRING, or else an EmbeddedBroker in Service
-// Bus mode (rhea-rx/testing) with the entities used here.
-
-const names = {
-  queue: process.env.SERVICEBUS_QUEUE_NAME ?? 'orders',
-  sessionQueue: process.env.SERVICEBUS_SESSION_QUEUE_NAME ?? 'sessions',
-  topic: process.env.SERVICEBUS_TOPIC_NAME ?? 'events',
-  subscription: process.env.SERVICEBUS_SUBSCRIPTION_NAME ?? 'audit',
-};
-
-const target = await startServiceBusBroker({
-  environment: 'SERVICEBUS_CONNECTION_STRING',
-  entities: { queues: [names.queue], sessionQueues: [names.sessionQueue], topics: { [names.topic]: [names.subscription] } },
-  lockDuration: LOCK_DURATION,
-});
-const sb = createServiceBusClient(target.connectionString, target.clientOptions);
-try {
-  await main(sb, target.broker);
-} catch (error) {
-  console.error(error);
-  process.exitCode = 1;
-} finally {
-  await sb.close();
-  await target.stop();
-}
+await runServiceBusExample(main, { lockDuration: LOCK_DURATION });

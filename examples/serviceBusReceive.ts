@@ -2,8 +2,9 @@
 // Run: npx tsx examples/serviceBusReceive.ts  (SERVICEBUS_CONNECTION_STRING and SERVICEBUS_QUEUE_NAME for a real namespace)
 // Prints the messages as the stream gets them, then one message and a batch of up to five from receiveMessages.
 import { concatMap, lastValueFrom, toArray } from 'rxjs';
-import { createServiceBusClient, type ServiceBusClient } from 'rhea-rx';
-import { type EmbeddedBroker, startServiceBusBroker } from 'rhea-rx/testing';
+import { type ServiceBusClient } from 'rhea-rx';
+import type { EmbeddedBroker } from 'rhea-rx/testing';
+import { names, runServiceBusExample } from './support/serviceBus.js';
 
 const LOCK_DURATION = 30_000;
 
@@ -40,29 +41,4 @@ async function main(sb: ServiceBusClient, _local?: EmbeddedBroker): Promise<void
   for (const message of batch) await message.complete();
 }
 
-// ---------------------------------------------------------------------------------------------
-// Where to run: the namespace in SERVICEBUS_CONNECTION_STRING, or else an EmbeddedBroker in Service
-// Bus mode (rhea-rx/testing) with the entities used here.
-
-const names = {
-  queue: process.env.SERVICEBUS_QUEUE_NAME ?? 'orders',
-  sessionQueue: process.env.SERVICEBUS_SESSION_QUEUE_NAME ?? 'sessions',
-  topic: process.env.SERVICEBUS_TOPIC_NAME ?? 'events',
-  subscription: process.env.SERVICEBUS_SUBSCRIPTION_NAME ?? 'audit',
-};
-
-const target = await startServiceBusBroker({
-  environment: 'SERVICEBUS_CONNECTION_STRING',
-  entities: { queues: [names.queue], sessionQueues: [names.sessionQueue], topics: { [names.topic]: [names.subscription] } },
-  lockDuration: LOCK_DURATION,
-});
-const sb = createServiceBusClient(target.connectionString, target.clientOptions);
-try {
-  await main(sb, target.broker);
-} catch (error) {
-  console.error(error);
-  process.exitCode = 1;
-} finally {
-  await sb.close();
-  await target.stop();
-}
+await runServiceBusExample(main, { lockDuration: LOCK_DURATION });

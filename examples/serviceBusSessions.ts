@@ -2,8 +2,9 @@
 // Run: npx tsx examples/serviceBusSessions.ts  (SERVICEBUS_CONNECTION_STRING and SERVICEBUS_SESSION_QUEUE_NAME for a real namespace)
 // Prints each session's messages in order, its state, and that no session is left at the end.
 import { concatMap, lastValueFrom, toArray } from 'rxjs';
-import { createServiceBusClient, NoActiveSessionError, type ServiceBusClient } from 'rhea-rx';
-import { type EmbeddedBroker, startServiceBusBroker } from 'rhea-rx/testing';
+import { NoActiveSessionError, type ServiceBusClient } from 'rhea-rx';
+import type { EmbeddedBroker } from 'rhea-rx/testing';
+import { names, runServiceBusExample } from './support/serviceBus.js';
 
 const LOCK_DURATION = 30_000;
 
@@ -55,29 +56,4 @@ async function main(sb: ServiceBusClient, _local?: EmbeddedBroker): Promise<void
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Where to run: the namespace in SERVICEBUS_CONNECTION_STRING, or else an EmbeddedBroker in Service
-// Bus mode (rhea-rx/testing) with the entities used here.
-
-const names = {
-  queue: process.env.SERVICEBUS_QUEUE_NAME ?? 'orders',
-  sessionQueue: process.env.SERVICEBUS_SESSION_QUEUE_NAME ?? 'sessions',
-  topic: process.env.SERVICEBUS_TOPIC_NAME ?? 'events',
-  subscription: process.env.SERVICEBUS_SUBSCRIPTION_NAME ?? 'audit',
-};
-
-const target = await startServiceBusBroker({
-  environment: 'SERVICEBUS_CONNECTION_STRING',
-  entities: { queues: [names.queue], sessionQueues: [names.sessionQueue], topics: { [names.topic]: [names.subscription] } },
-  lockDuration: LOCK_DURATION,
-});
-const sb = createServiceBusClient(target.connectionString, target.clientOptions);
-try {
-  await main(sb, target.broker);
-} catch (error) {
-  console.error(error);
-  process.exitCode = 1;
-} finally {
-  await sb.close();
-  await target.stop();
-}
+await runServiceBusExample(main, { lockDuration: LOCK_DURATION });

@@ -61,18 +61,4 @@ export { toAsyncIterable, type ToAsyncIterableOptions } from './streams/toAsyncI
 export { AbortError } from './errors/AbortError.js';
 export type { SendFromOptions } from './client/Client.js';
 export * from './serviceBus/index.js';
-export {
-  CONNECT_CHANNEL,
-  type ConnectTraceContext,
-  RECEIVE_CHANNEL,
-  type ReceiveTraceContext,
-  SEMCONV_VERSION,
-  SEND_CHANNEL,
-  type SendTraceContext,
-  type SendTraceOutcome,
-  SETTLE_CHANNEL,
-  type SettleReason,
-  type SettleTraceContext,
-  type TraceAttributes,
-  type TraceContextBase,
-} from './tracing/index.js';
+export * from './tracing/index.js';

@@ -30,6 +30,7 @@ import {
   type SendTraceContext,
   SETTLE_CHANNEL,
   type SettleTraceContext,
+  type TraceContextBase,
 } from '../tracing/index.js';
 import { ConfigError } from '../errors/errors.js';
 
@@ -130,6 +131,15 @@ export function instrumentRheaRx(options: InstrumentRheaRxOptions = {}): () => v
     span?.setStatus({ code: SpanStatusCode.ERROR, message: statusOf(ctx.error) });
   };
 
+  /** Ends the span of `ctx` with the attributes as they are now, and forgets it. */
+  const finish = (ctx: TraceContextBase): void => {
+    const span = spans.get(ctx);
+    if (span === undefined) return;
+    span.setAttributes(ctx.attributes);
+    span.end();
+    spans.delete(ctx);
+  };
+
   const send: TracingChannelSubscribers<SendTraceContext> = {
     start: (ctx) => {
       const parent = otelContext.active();
@@ -140,13 +150,7 @@ export function instrumentRheaRx(options: InstrumentRheaRxOptions = {}): () => v
     end: noop,
     asyncStart: noop,
     error: fail,
-    asyncEnd: (ctx) => {
-      const span = spans.get(ctx);
-      if (span === undefined) return;
-      span.setAttributes(ctx.attributes);
-      span.end();
-      spans.delete(ctx);
-    },
+    asyncEnd: finish,
   };
 
   const receive: TracingChannelSubscribers<ReceiveTraceContext> = {
@@ -177,13 +181,7 @@ export function instrumentRheaRx(options: InstrumentRheaRxOptions = {}): () => v
       const span = tracer.startSpan(`${String(ctx.attributes['messaging.operation.name'])} ${ctx.address}`, { kind: SpanKind.CLIENT, attributes: ctx.attributes }, parent);
       spans.set(ctx, span);
     },
-    end: (ctx) => {
-      const span = spans.get(ctx);
-      if (span === undefined) return;
-      span.setAttributes(ctx.attributes);
-      span.end();
-      spans.delete(ctx);
-    },
+    end: finish,
     asyncStart: noop,
     asyncEnd: noop,
     error: fail,
@@ -198,13 +196,7 @@ export function instrumentRheaRx(options: InstrumentRheaRxOptions = {}): () => v
     end: noop,
     asyncStart: noop,
     error: fail,
-    asyncEnd: (ctx) => {
-      const span = spans.get(ctx);
-      if (span === undefined) return;
-      span.setAttributes(ctx.attributes);
-      span.end();
-      spans.delete(ctx);
-    },
+    asyncEnd: finish,
   };
 
   const subscriptions: Array<() => void> = [];
