@@ -221,21 +221,14 @@ export class FrameCapture {
 
   private drain(state: ConnectionState): void {
     for (;;) {
-      const buffer = state.buffer;
-      if (buffer.length >= 4 && buffer.toString('latin1', 0, 4) === 'AMQP') {
-        if (buffer.length < 8) return;
-        this.records.push({ connection: state.id, channel: 0, code: 'protocol-header', performative: [], protocolId: buffer[4] as number });
-        state.buffer = buffer.subarray(8);
+      const chunk = nextChunk(state.buffer);
+      if (chunk === undefined) return;
+      state.buffer = chunk.rest;
+      if (chunk.kind === 'header') {
+        this.records.push({ connection: state.id, channel: 0, code: 'protocol-header', performative: [], protocolId: chunk.protocolId });
         continue;
       }
-      if (buffer.length < 8) return;
-      const size = buffer.readUInt32BE(0);
-      if (size < 8) throw new AmqpDecodeError(`frame size ${size} is below the minimum of 8`);
-      if (buffer.length < size) return;
-      const doff = buffer[4] as number;
-      const channel = buffer.readUInt16BE(6);
-      const body = buffer.subarray(doff * 4, size);
-      state.buffer = buffer.subarray(size);
+      const { channel, body } = chunk;
       if (body.length === 0) continue; // heartbeat
       const { value, end } = decodeAt(body, 0);
       if (value.type !== 'described' || value.value.type !== 'list') throw new AmqpDecodeError('a frame body must be a described list');
@@ -298,24 +291,30 @@ export class FrameCapture {
   }
 }
 
+/** A protocol header or a whole frame at the start of `buffer`, or undefined when more bytes are needed. */
+function nextChunk(
+  buffer: Buffer,
+): { kind: 'header'; protocolId: number; rest: Buffer } | { kind: 'frame'; type: number; channel: number; body: Buffer; rest: Buffer } | undefined {
+  if (buffer.length >= 4 && buffer.toString('latin1', 0, 4) === 'AMQP') {
+    return buffer.length < 8 ? undefined : { kind: 'header', protocolId: buffer[4] as number, rest: buffer.subarray(8) };
+  }
+  if (buffer.length < 8) return undefined;
+  const size = buffer.readUInt32BE(0);
+  if (size < 8) throw new AmqpDecodeError(`frame size ${size} is below the minimum of 8`);
+  if (buffer.length < size) return undefined;
+  const doff = buffer[4] as number;
+  return { kind: 'frame', type: buffer[5] as number, channel: buffer.readUInt16BE(6), body: buffer.subarray(doff * 4, size), rest: buffer.subarray(size) };
+}
+
 /** Reads the frames the broker wrote, keeping only what maps a client's disposition to its link. */
 function readPeer(peer: PeerState): void {
   for (;;) {
-    const buffer = peer.buffer;
-    if (buffer.length >= 4 && buffer.toString('latin1', 0, 4) === 'AMQP') {
-      if (buffer.length < 8) return;
-      peer.buffer = buffer.subarray(8);
-      continue;
-    }
-    if (buffer.length < 8) return;
-    const size = buffer.readUInt32BE(0);
-    if (size < 8) throw new AmqpDecodeError(`frame size ${size} is below the minimum of 8`);
-    if (buffer.length < size) return;
-    const doff = buffer[4] as number;
-    const channel = buffer.readUInt16BE(6);
-    const body = buffer.subarray(doff * 4, size);
-    peer.buffer = buffer.subarray(size);
-    if (body.length === 0 || buffer[5] !== 0) continue; // a heartbeat or a SASL frame
+    const chunk = nextChunk(peer.buffer);
+    if (chunk === undefined) return;
+    peer.buffer = chunk.rest;
+    if (chunk.kind === 'header') continue;
+    const { channel, body } = chunk;
+    if (body.length === 0 || chunk.type !== 0) continue; // a heartbeat or a SASL frame
     const { value } = decodeAt(body, 0);
     if (value.type !== 'described' || value.value.type !== 'list') continue;
     const fields = value.value.value;
