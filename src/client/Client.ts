@@ -218,7 +218,11 @@ export class Client {
    * Each subscription attaches one sender link. Unsubscribing takes no more input and detaches it:
    * messages already sent get no outcome here, and their fate is the peer's.
    *
-   * @param target - The address to send to. @default the URL's path
+   * @param target - The address to send to; `null` for the peer's anonymous relay, where each
+   *   message goes to its own `properties.to` (one link for many addresses, e.g. a server's
+   *   replies; a message without `to` gets a client-made `rejected` outcome with a
+   *   `MessageEncodeError`; a peer that does not offer ANONYMOUS-RELAY fails the stream with
+   *   `NotSupportedError`). @default the URL's path
    * @param options - See {@link SendOptions}.
    * @returns An operator that emits one {@link Outcome} per input message, as the peer settles
    *   them. It errors with a `SendFailedError` listing the messages without an outcome in
@@ -227,8 +231,8 @@ export class Client {
    * @example
    * from(orders).pipe(client.send('orders')).subscribe((o) => console.log(o.state));
    */
-  send<T = unknown>(target?: string, options?: SendOptions<T>): OperatorFunction<T | OutgoingMessage<T>, Outcome<T>> {
-    const to = address(target ?? this.#defaultAddress, 'target');
+  send<T = unknown>(target?: string | null, options?: SendOptions<T>): OperatorFunction<T | OutgoingMessage<T>, Outcome<T>> {
+    const to = target === null ? null : address(target ?? this.#defaultAddress, 'target');
     const resolved = resolveSendOptions<T>(options);
     const manager = this.#manager;
     return (input) =>
@@ -258,7 +262,11 @@ export class Client {
    * not yet settled.
    *
    * @param source - An async iterable (an async generator), an iterable, or an object-mode Readable.
-   * @param target - The address to send to. @default the URL's path
+   * @param target - The address to send to; `null` for the peer's anonymous relay, where each
+   *   message goes to its own `properties.to` (one link for many addresses, e.g. a server's
+   *   replies; a message without `to` gets a client-made `rejected` outcome with a
+   *   `MessageEncodeError`; a peer that does not offer ANONYMOUS-RELAY fails the stream with
+   *   `NotSupportedError`). @default the URL's path
    * @param options - See {@link SendFromOptions}.
    * @returns A cold Observable of one {@link Outcome} per message; completes after the last outcome.
    * @throws {@link ConfigError} at call time for an invalid source or option.
@@ -270,7 +278,7 @@ export class Client {
    * }
    * client.sendFrom(readOrders(), 'orders', { maxInFlight: 20 }).subscribe({ error: console.error });
    */
-  sendFrom<T = unknown>(source: PullSource<T>, target?: string, options?: SendFromOptions<T>): Observable<Outcome<T>> {
+  sendFrom<T = unknown>(source: PullSource<T>, target?: string | null, options?: SendFromOptions<T>): Observable<Outcome<T>> {
     const iterable = source as Partial<AsyncIterable<unknown>> & Partial<Iterable<unknown>>;
     if (
       source === null ||
@@ -279,13 +287,13 @@ export class Client {
     ) {
       invalid('source', 'an AsyncIterable, an Iterable or a Readable', source);
     }
-    const to = address(target ?? this.#defaultAddress, 'target');
+    const to = target === null ? null : address(target ?? this.#defaultAddress, 'target');
     const { signal: rawSignal, ...sendOptions } = optionsObject(options, '') as SendFromOptions<T>;
     const signal = signalOption(rawSignal, 'signal');
     const resolved = resolveSendOptions<T>(sendOptions);
     const manager = this.#manager;
     return new RxObservable<Outcome<T>>((subscriber) => {
-      const what = `Sending to '${to}'`;
+      const what = to === null ? 'Sending through the anonymous relay' : `Sending to '${to}'`;
       if (signal?.aborted) {
         subscriber.error(new SendFailedError(`${what} was aborted before it started`, [], { cause: abortErrorOf(signal, what) }));
         return;

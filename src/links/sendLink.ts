@@ -3,7 +3,8 @@ import type { OutgoingMessage } from '../delivery/message.js';
 import type { Outcome, OutcomeState } from '../delivery/Outcome.js';
 import { AmqpError } from '../errors/AmqpError.js';
 import rhea from 'rhea';
-import { BufferOverflowError, LinkDetachedError, MessageTooLargeError, NotSupportedError, OperationTimeoutError, SendFailedError } from '../errors/errors.js';
+import { BufferOverflowError, LinkDetachedError, MessageEncodeError, MessageTooLargeError, NotSupportedError, OperationTimeoutError, SendFailedError } from '../errors/errors.js';
+import { isOutgoingMessage } from '../delivery/message.js';
 import { translate } from '../errors/translate.js';
 import { log } from '../log.js';
 import type { ConnectionManager } from '../client/ConnectionManager.js';
@@ -48,6 +49,8 @@ export class SendEngine<T> {
   readonly #options: ResolvedSendOptions<T>;
   readonly #sink: OutcomeSink<T>;
   readonly #linkId = `s${nextLinkId++}`;
+  /** A link to the peer's anonymous relay: no target address, each message carries its `to`. */
+  readonly #anonymous: boolean;
   /** Encoded, waiting for credit. `#head` is the index of the oldest; compacted as it grows. */
   #buffer: Array<Entry<T> | undefined> = [];
   #head = 0;
@@ -68,9 +71,14 @@ export class SendEngine<T> {
   /** Runs out when the peer has not answered the current attach in time. */
   #attachTimer: NodeJS.Timeout | undefined;
 
-  constructor(manager: ConnectionManager, address: string, options: ResolvedSendOptions<T>, sink: OutcomeSink<T>) {
+  /**
+   * @param address - The target address; `null` for the peer's anonymous relay (a link with no
+   *   target address: each message goes to its own `properties.to`).
+   */
+  constructor(manager: ConnectionManager, address: string | null, options: ResolvedSendOptions<T>, sink: OutcomeSink<T>) {
     this.#manager = manager;
-    this.#address = address;
+    this.#anonymous = address === null;
+    this.#address = address ?? ANONYMOUS_LABEL;
     this.#options = options;
     this.#sink = sink;
   }
@@ -255,12 +263,18 @@ export class SendEngine<T> {
   }
 
   #attach(connection: Connection): void {
+    const peer = this.#manager.peer;
+    if (this.#anonymous && peer !== undefined && !peer.offeredCapabilities.includes('ANONYMOUS-RELAY')) {
+      const name = `${peer.product ?? 'The peer'}${peer.version === undefined ? '' : ` ${peer.version}`}`;
+      this.#fail(new NotSupportedError(`${name} offers no anonymous relay (ANONYMOUS-RELAY in its open frame): send to an address instead`));
+      return;
+    }
     const session = connection.create_session();
     session.begin();
     const sender = session.open_sender({
       ...(this.#options.linkName === undefined ? {} : { name: this.#options.linkName }),
       target: {
-        address: this.#address,
+        ...(this.#anonymous ? {} : { address: this.#address }),
         ...(this.#options.durable ? { durable: 2, expiry_policy: 'never' } : {}),
         ...(this.#options.capabilities === undefined ? {} : { capabilities: [...this.#options.capabilities] }),
       },
@@ -343,6 +357,12 @@ export class SendEngine<T> {
     while (this.#head < this.#buffer.length && this.#canSend()) {
       const entry = this.#buffer[this.#head]!;
       this.#buffer[this.#head++] = undefined;
+      if (this.#anonymous && !hasTo(entry.input)) {
+        refused = true;
+        this.#refuseWithoutTo(entry);
+        if (this.#ended || this.#sender !== sender) return;
+        continue;
+      }
       if (rabbitMq3) {
         // RabbitMQ 3.x ends the whole connection on a few values it cannot parse: refuse those here.
         const reason = rabbitMq3Refusal(entry.input);
@@ -406,6 +426,21 @@ export class SendEngine<T> {
         condition: 'amqp:not-implemented',
         description,
       }) as NotSupportedError & { readonly condition: string },
+      resent: entry.resent === true,
+    });
+  }
+
+  /** A message on an anonymous-relay link needs a `to`: one without is refused here, not sent. */
+  #refuseWithoutTo(entry: Entry<T>): void {
+    const description = 'a message sent through the anonymous relay needs properties.to (the address it goes to); it was not sent';
+    log.sender('[%s/%s] refused: %s', this.#manager.id, this.#linkId, description);
+    this.#report(entry, {
+      state: 'rejected',
+      message: entry.input,
+      error: new MessageEncodeError('properties.to', `Refused before sending: ${description}`, {
+        condition: 'amqp:precondition-failed',
+        description,
+      }) as MessageEncodeError & { readonly condition: string },
       resent: entry.resent === true,
     });
   }
@@ -526,6 +561,16 @@ export class SendEngine<T> {
     log.sender('[%s/%s] %s', this.#manager.id, this.#linkId, error.message);
     this.#sink.error(error);
   }
+}
+
+/** What a link to the anonymous relay is called in messages and logs. */
+const ANONYMOUS_LABEL = '(anonymous relay)';
+
+/** Whether an input names the address it goes to (`message(body, { properties: { to } })`). */
+function hasTo(input: unknown): boolean {
+  if (!isOutgoingMessage(input)) return false;
+  const to = input.properties?.to;
+  return typeof to === 'string' && to.length > 0;
 }
 
 /** The max-message-size the peer set in its attach for this sender link, when it set one (0 is none). */

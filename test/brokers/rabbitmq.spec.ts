@@ -6,7 +6,7 @@
  */
 import { firstValueFrom, from, lastValueFrom, take, tap as peek, toArray } from 'rxjs';
 import { expect, it } from 'vitest';
-import { type Delivery, NotFoundError, NotSupportedError, SendFailedError } from 'rhea-rx';
+import { type Delivery, message, NotFoundError, NotSupportedError, SendFailedError } from 'rhea-rx';
 import { forEachPeer, usePeer } from '../support/peers.js';
 import { drain, fill, sleep, uniqueTag, useClients, waitFor } from './support/clients.js';
 import type { TappedFrame, WireTap } from './support/wireTap.js';
@@ -39,6 +39,18 @@ forEachPeer(
       expect(client.peer?.version).toMatch(/^3\.10\./);
       expect(client.peer?.version).toBe(peer.version);
       expect(client.peer?.properties.product).toBe('RabbitMQ');
+    });
+
+    it('send(null): RabbitMQ 3.10 offers no anonymous relay, so the stream fails with NotSupportedError listing the message, before any attach', async () => {
+      const client = env.client(broker.url);
+      await fill(client, peer.queue('relay-probe'), 1); // the connection is open: the peer is known
+      expect(client.peer?.offeredCapabilities).not.toContain('ANONYMOUS-RELAY');
+      const input = message('x', { properties: { to: peer.queue('relay') } });
+      const error = await lastValueFrom(from([input]).pipe(client.send(null), toArray())).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SendFailedError);
+      expect((error as SendFailedError).cause).toBeInstanceOf(NotSupportedError);
+      expect((error as SendFailedError).message).toMatch(/RabbitMQ 3\.10\.\d+ offers no anonymous relay/);
+      expect((error as SendFailedError).unsettled).toEqual([input]);
     });
 
     it('modify() throws NotSupportedError before anything reaches the wire; the session and its siblings live on; the delivery can still be released', async () => {

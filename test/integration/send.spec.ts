@@ -23,6 +23,25 @@ describe('client.send against EmbeddedBroker', () => {
     expect(broker.messages('q').slice(0, 3).map((m) => m.message.body)).toEqual([0, 1, 2]);
   });
 
+  it('send(null): one link to the anonymous relay; each message goes to its own `to`, one without is refused here', async () => {
+    const broker = await env.start();
+    const inputs = [
+      message('to a', { properties: { to: 'relay-a' } }),
+      message('no address'),
+      message('to b', { properties: { to: 'relay-b' } }),
+    ];
+    const outcomes = await lastValueFrom(from(inputs).pipe(env.client().send(null), toArray()));
+    const stateOf = (i: number) => outcomes.find((o) => o.message === inputs[i]);
+    expect(stateOf(0)?.state).toBe('accepted');
+    expect(stateOf(2)?.state).toBe('accepted');
+    expect(stateOf(1)?.state).toBe('rejected');
+    expect(stateOf(1)?.error).toBeInstanceOf(MessageEncodeError);
+    expect(stateOf(1)?.error).toMatchObject({ path: 'properties.to', condition: 'amqp:precondition-failed' });
+    expect(broker.messages('relay-a').map((m) => m.message.body)).toEqual(['to a']);
+    expect(broker.messages('relay-b').map((m) => m.message.body)).toEqual(['to b']);
+    expect(broker.stats('relay-a').received + broker.stats('relay-b').received).toBe(2); // the refused one never left
+  });
+
   it('S1: reports rejected and released outcomes with the peer error', async () => {
     const broker = await env.start();
     broker.rejectNext('q', 2, { condition: 'amqp:precondition-failed', description: 'no room' });
