@@ -70,9 +70,9 @@ export interface ClientOptions {
   urls?: string[];
   /** The peer's host name or address, instead of a URL. */
   host?: string;
-  /** @default 5672 for amqp, 5671 for amqps */
+  /** The peer's TCP port, used with `host`. @default 5672 for amqp, 5671 for amqps */
   port?: number;
-  /** @default 'amqp' */
+  /** `amqps` for TLS, `amqp` for plain TCP; used with `host`. @default 'amqp' */
   scheme?: 'amqp' | 'amqps';
   /** The SASL user name (PLAIN) for the URLs; a URL that names a user too is a `ConfigError`. */
   username?: string;

@@ -23,10 +23,15 @@ import { ConfigError } from './errors.js';
  * }
  */
 export class AbortError extends AmqpError {
+  /** Always `'AbortError'`, the class name. */
   override readonly name = 'AbortError';
-  /** Node's code for abort errors. */
+  /** Always `'ABORT_ERR'`, the code Node gives its own abort errors. */
   readonly code = 'ABORT_ERR';
 
+  /**
+   * @param message - What was aborted; `'The operation was aborted'` when omitted.
+   * @param options - Usually just `cause`, the signal's `reason`; `retryable` is always `false`.
+   */
   constructor(message = 'The operation was aborted', options: AmqpErrorOptions = {}) {
     super(message, { ...options, retryable: false });
   }

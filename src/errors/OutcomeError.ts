@@ -12,10 +12,17 @@ import { AmqpError, type AmqpErrorOptions } from './AmqpError.js';
  * another `modified` (the peer did not process it).
  */
 export class OutcomeError<T = unknown> extends AmqpError {
+  /** Always `'OutcomeError'`, the class name. */
   override readonly name = 'OutcomeError';
   /** The outcome that was not allowed. */
   readonly outcome: Outcome<T>;
 
+  /**
+   * @param message - What happened and what to do about it; never a secret.
+   * @param outcome - The outcome that was not allowed; its error supplies `condition` and `description`.
+   * @param options - Overrides for `condition`, `description` and `retryable` (otherwise taken from
+   *   `outcome`), and the `cause`.
+   */
   constructor(message: string, outcome: Outcome<T>, options: AmqpErrorOptions = {}) {
     super(message, {
       condition: outcome.error?.condition,

@@ -2,7 +2,12 @@ import { AmqpError, type AmqpErrorOptions } from './AmqpError.js';
 
 /** The connection to the peer was lost or could not be made (socket error, remote close). Retryable. */
 export class ConnectionLostError extends AmqpError {
+  /** Always `'ConnectionLostError'`, the class name. */
   override readonly name = 'ConnectionLostError';
+  /**
+   * @param message - What happened and what to do about it; never a secret.
+   * @param options - Condition, description and cause; `retryable` is `true` unless set here.
+   */
   constructor(message: string, options: AmqpErrorOptions = {}) {
     super(message, { retryable: true, ...options });
   }
@@ -10,7 +15,12 @@ export class ConnectionLostError extends AmqpError {
 
 /** The peer refused the credentials (SASL failure, `amqp:unauthorized-access` at open). Never retried (C2). */
 export class AuthenticationError extends AmqpError {
+  /** Always `'AuthenticationError'`, the class name. */
   override readonly name = 'AuthenticationError';
+  /**
+   * @param message - What happened and what to do about it; never a secret.
+   * @param options - Condition, description and cause; `retryable` is always `false`, whatever is set here.
+   */
   constructor(message: string, options: AmqpErrorOptions = {}) {
     super(message, { ...options, retryable: false });
   }
@@ -18,7 +28,12 @@ export class AuthenticationError extends AmqpError {
 
 /** The peer refused an operation for these credentials (`amqp:unauthorized-access` on a link). Never retried (C2). */
 export class AuthorizationError extends AmqpError {
+  /** Always `'AuthorizationError'`, the class name. */
   override readonly name = 'AuthorizationError';
+  /**
+   * @param message - What happened and what to do about it; never a secret.
+   * @param options - Condition, description and cause; `retryable` is always `false`, whatever is set here.
+   */
   constructor(message: string, options: AmqpErrorOptions = {}) {
     super(message, { ...options, retryable: false });
   }
@@ -26,7 +41,12 @@ export class AuthorizationError extends AmqpError {
 
 /** The address does not exist at the peer (`amqp:not-found`). */
 export class NotFoundError extends AmqpError {
+  /** Always `'NotFoundError'`, the class name. */
   override readonly name = 'NotFoundError';
+  /**
+   * @param message - What happened and what to do about it; never a secret.
+   * @param options - Condition, description and cause; `retryable` is `false` unless set here.
+   */
   constructor(message: string, options: AmqpErrorOptions = {}) {
     super(message, { retryable: false, ...options });
   }
@@ -34,6 +54,7 @@ export class NotFoundError extends AmqpError {
 
 /** The peer detached a link, or a session ended under it; `retryable` follows the condition. */
 export class LinkDetachedError extends AmqpError {
+  /** Always `'LinkDetachedError'`, the class name. */
   override readonly name = 'LinkDetachedError';
 }
 
@@ -42,9 +63,15 @@ export class LinkDetachedError extends AmqpError {
  * with its connection (R4). The broker has already released, or will redeliver, that message.
  */
 export class DeliveryAlreadySettledError extends AmqpError {
+  /** Always `'DeliveryAlreadySettledError'`, the class name. */
   override readonly name = 'DeliveryAlreadySettledError';
   /** Why the settlement was refused: settled before, or its link is gone. */
   readonly reason: 'settled' | 'detached' | 'stale';
+  /**
+   * @param message - What happened and what to do about it; never a secret.
+   * @param reason - Why the settlement was refused; becomes {@link DeliveryAlreadySettledError.reason}.
+   * @param options - Condition, description and cause; `retryable` is always `false`, whatever is set here.
+   */
   constructor(message: string, reason: 'settled' | 'detached' | 'stale', options: AmqpErrorOptions = {}) {
     super(message, { ...options, retryable: false });
     this.reason = reason;
@@ -56,7 +83,12 @@ export class DeliveryAlreadySettledError extends AmqpError {
  * `modified` settlement on RabbitMQ 3.x, which ends the whole session instead of taking it.
  */
 export class NotSupportedError extends AmqpError {
+  /** Always `'NotSupportedError'`, the class name. */
   override readonly name = 'NotSupportedError';
+  /**
+   * @param message - What happened and what to do about it; never a secret.
+   * @param options - Condition, description and cause; `retryable` is always `false`, whatever is set here.
+   */
   constructor(message: string, options: AmqpErrorOptions = {}) {
     super(message, { ...options, retryable: false });
   }
@@ -64,7 +96,12 @@ export class NotSupportedError extends AmqpError {
 
 /** A message is larger than the link's `max-message-size` (`amqp:link:message-size-exceeded`). */
 export class MessageTooLargeError extends AmqpError {
+  /** Always `'MessageTooLargeError'`, the class name. */
   override readonly name = 'MessageTooLargeError';
+  /**
+   * @param message - What happened and what to do about it; never a secret.
+   * @param options - Condition, description and cause; `retryable` is always `false`, whatever is set here.
+   */
   constructor(message: string, options: AmqpErrorOptions = {}) {
     super(message, { ...options, retryable: false });
   }
@@ -72,7 +109,12 @@ export class MessageTooLargeError extends AmqpError {
 
 /** An operation did not finish in the time allowed. Named so as not to clash with rxjs's `TimeoutError`. */
 export class OperationTimeoutError extends AmqpError {
+  /** Always `'OperationTimeoutError'`, the class name. */
   override readonly name = 'OperationTimeoutError';
+  /**
+   * @param message - What happened and what to do about it; never a secret.
+   * @param options - Condition, description and cause; `retryable` is `true` unless set here.
+   */
   constructor(message: string, options: AmqpErrorOptions = {}) {
     super(message, { retryable: true, ...options });
   }
@@ -80,9 +122,15 @@ export class OperationTimeoutError extends AmqpError {
 
 /** An option or URL is not valid; thrown synchronously, naming the option, what was expected and what was given. */
 export class ConfigError extends AmqpError {
+  /** Always `'ConfigError'`, the class name. */
   override readonly name = 'ConfigError';
   /** The option path that is wrong, e.g. `credit` or `url.port`. */
   readonly option: string;
+  /**
+   * @param option - The path of the option at fault, e.g. `credit` or `url.port`.
+   * @param message - What was expected and what was given; never a secret.
+   * @param options - Condition, description and cause; `retryable` is always `false`, whatever is set here.
+   */
   constructor(option: string, message: string, options: AmqpErrorOptions = {}) {
     super(message, { ...options, retryable: false });
     this.option = option;
@@ -91,9 +139,15 @@ export class ConfigError extends AmqpError {
 
 /** A message body or property cannot be encoded as AMQP without changing its value. */
 export class MessageEncodeError extends AmqpError {
+  /** Always `'MessageEncodeError'`, the class name. */
   override readonly name = 'MessageEncodeError';
   /** Where in the message the value sits, e.g. `body.amount` or `applicationProperties.count`. */
   readonly path: string;
+  /**
+   * @param path - Where the value sits in the message, e.g. `body.amount`.
+   * @param message - Why the value cannot be encoded; never a secret.
+   * @param options - Condition, description and cause; `retryable` is always `false`, whatever is set here.
+   */
   constructor(path: string, message: string, options: AmqpErrorOptions = {}) {
     super(message, { ...options, retryable: false });
     this.path = path;
@@ -102,9 +156,15 @@ export class MessageEncodeError extends AmqpError {
 
 /** A push source outran link credit and the send buffer was full (S2); `unsent` lists what never went out. */
 export class BufferOverflowError<T = unknown> extends AmqpError {
+  /** Always `'BufferOverflowError'`, the class name. */
   override readonly name = 'BufferOverflowError';
   /** The messages that were waiting for credit and were never sent, in input order. */
   readonly unsent: readonly T[];
+  /**
+   * @param message - What happened and what to do about it; never a secret.
+   * @param unsent - The messages that never went out, in input order.
+   * @param options - Condition, description and cause; `retryable` is always `false`, whatever is set here.
+   */
   constructor(message: string, unsent: readonly T[], options: AmqpErrorOptions = {}) {
     super(message, { ...options, retryable: false });
     this.unsent = unsent;
@@ -116,9 +176,15 @@ export class BufferOverflowError<T = unknown> extends AmqpError {
  * outcome: sent but unconfirmed, buffered, or the one that could not be encoded. `cause` says why.
  */
 export class SendFailedError<T = unknown> extends AmqpError {
+  /** Always `'SendFailedError'`, the class name. */
   override readonly name = 'SendFailedError';
   /** Every input message without an outcome, in input order (S1). */
   readonly unsettled: readonly T[];
+  /**
+   * @param message - What happened and what to do about it; never a secret.
+   * @param unsettled - Every input message without an outcome, in input order.
+   * @param options - Condition, description, cause and `retryable` (default `false`), taken as given.
+   */
   constructor(message: string, unsettled: readonly T[], options: AmqpErrorOptions = {}) {
     super(message, options);
     this.unsettled = unsettled;

@@ -244,6 +244,11 @@ export class ServiceBusClient {
    * @throws (rejects) `NoActiveSessionError` when no session is free.
    */
   acceptNextSession<T = unknown>(queueName: string, options?: ServiceBusReceiverOptions): Promise<ServiceBusSessionReceiver<T>>;
+  /**
+   * Locks the next session with messages of a session-enabled subscription of a topic and resolves
+   * with its receiver.
+   * @throws (rejects) `NoActiveSessionError` when no session is free.
+   */
   acceptNextSession<T = unknown>(topicName: string, subscriptionName: string, options?: ServiceBusReceiverOptions): Promise<ServiceBusSessionReceiver<T>>;
   acceptNextSession<T = unknown>(name: string, second?: string | ServiceBusReceiverOptions, third?: ServiceBusReceiverOptions): Promise<ServiceBusSessionReceiver<T>> {
     const { entityPath, options } = this.#receiverArgs(name, typeof second === 'string' ? second : undefined, typeof second === 'string' ? third : second);

@@ -40,34 +40,49 @@ export interface DeadLetterOptions {
 export interface ServiceBusReceivedMessage<T = unknown> extends Delivery<T> {
   /** The body: the bytes of a data section (what Service Bus clients send a string or bytes as), else the AMQP value. */
   readonly body: T;
+  /** The application's identifier of the message (the `message-id` property), when the sender set one. */
   readonly messageId: MessageId | undefined;
   /** The session it belongs to (the group-id). */
   readonly sessionId: string | undefined;
+  /** The key that placed the message in a partition of a partitioned entity (`x-opt-partition-key`), if any. */
   readonly partitionKey: string | undefined;
+  /** The `correlation-id` property, e.g. the `messageId` of the request this message answers; `undefined` when not set. */
   readonly correlationId: MessageId | undefined;
+  /** The MIME type of the body (the `content-type` property), when the sender set one. */
   readonly contentType: string | undefined;
+  /** The application's label for the message (the `subject` property), when the sender set one. */
   readonly subject: string | undefined;
+  /** The address the sender meant the message for (the `to` property); the service does not route by it. */
   readonly to: string | undefined;
+  /** The address to send a reply to (the `reply-to` property), when the sender set one. */
   readonly replyTo: string | undefined;
+  /** The session a reply should go to (the `reply-to-group-id` property), when the sender set one. */
   readonly replyToSessionId: string | undefined;
+  /** The application properties, as received (an empty object when there are none); includes the dead-letter ones. */
   readonly applicationProperties: Readonly<Record<string, unknown>>;
   /** The time to live, in milliseconds. */
   readonly timeToLive: number | undefined;
   /** The number the service gave the message, unique in its entity (exact: a 64-bit integer). */
   readonly sequenceNumber: bigint | undefined;
+  /** The sequence number given at the message's first enqueue, which an auto-forwarded message keeps (`x-opt-enqueue-sequence-number`). */
   readonly enqueuedSequenceNumber: bigint | undefined;
+  /** When the service accepted the message into the entity (`x-opt-enqueued-time`); `undefined` when absent. */
   readonly enqueuedTimeUtc: Date | undefined;
   /** When the message expires: enqueued time plus time to live. */
   readonly expiresAtUtc: Date | undefined;
+  /** For a scheduled message, when it is (or was) to be enqueued (`x-opt-scheduled-enqueue-time`); otherwise `undefined`. */
   readonly scheduledEnqueueTimeUtc: Date | undefined;
   /** The lock token (a UUID): the delivery tag, or for a deferred message the one the service sent along. */
   readonly lockToken: string | undefined;
   /** Until when the message is locked; updated by {@link renewLock}. */
   readonly lockedUntilUtc: Date | undefined;
+  /** For a dead-lettered message, why it was dead-lettered (the `DeadLetterReason` application property). */
   readonly deadLetterReason: string | undefined;
+  /** For a dead-lettered message, the longer explanation given with it (the `DeadLetterErrorDescription` application property). */
   readonly deadLetterErrorDescription: string | undefined;
   /** The entity a dead-lettered message came from. */
   readonly deadLetterSource: string | undefined;
+  /** Whether the message is active, deferred or scheduled (`x-opt-message-state`); `'active'` when the service does not say. */
   readonly state: MessageState;
   /** True for a message from `peekMessages`: not locked, cannot be settled. */
   readonly isPeeked: boolean;

@@ -139,17 +139,19 @@ function sequenceNumbers(value: unknown, path: string): bigint[] {
 export abstract class ServiceBusReceiverBase<T> {
   /** The path the receiver reads: `queue`, `topic/Subscriptions/sub`, with `/$DeadLetterQueue` for the sub-queue. */
   readonly entityPath: string;
+  /** How this receiver takes messages: locked until settled (`peekLock`) or removed on receipt (`receiveAndDelete`). */
   readonly receiveMode: ReceiveMode;
+  /** This receiver's name, sent to the service as `com.microsoft:receiver-name`; see {@link ServiceBusReceiverOptions.identifier}. */
   readonly identifier: string;
-  /** @internal */
+  /** @internal The client's connection, management nodes and settings, shared by its receivers. */
   protected readonly context: ServiceBusContext;
-  /** @internal */
+  /** @internal The validated receiver options. */
   protected readonly options: ResolvedReceiverOptions;
-  /** @internal */
+  /** @internal Set by `close()`; every later call then throws. */
   protected closed = false;
   #nextPeek = 1n;
 
-  /** @internal */
+  /** @internal Made by the `ServiceBusClient` only, through a subclass. */
   protected constructor(context: ServiceBusContext, entityPath: string, options: ResolvedReceiverOptions) {
     this.context = context;
     this.entityPath = entityPath;
@@ -222,7 +224,7 @@ export abstract class ServiceBusReceiverBase<T> {
     return message.defer(propertiesToModify);
   }
 
-  /** @internal */
+  /** @internal Throws an `AmqpError` when this receiver or its client is closed. */
   protected checkOpen(): void {
     if (this.closed) throw new AmqpError(`The receiver for '${this.entityPath}' is closed`);
     if (this.context.isClosed) throw new AmqpError('The Service Bus client is closed');
@@ -292,17 +294,17 @@ export class ServiceBusReceiver<T = unknown> extends ServiceBusReceiverBase<T> {
     super(context, entityPath, options);
   }
 
-  /** @internal */
+  /** @internal Always `undefined`: this receiver has no session. */
   protected get sessionId(): undefined {
     return undefined;
   }
 
-  /** @internal */
+  /** @internal Always `undefined`: management requests are not tied to any one of this receiver's links. */
   protected get linkName(): undefined {
     return undefined;
   }
 
-  /** @internal */
+  /** @internal What messages from `linkName` need for settlement: this entity, its management node, the receive mode. */
   protected origin(linkName: string | undefined): MessageOrigin {
     return {
       entityPath: this.entityPath,
@@ -459,12 +461,12 @@ export class ServiceBusSessionReceiver<T = unknown> extends ServiceBusReceiverBa
     return this.#session.lockLost;
   }
 
-  /** @internal */
+  /** @internal The name of the link that holds the session; management requests are tied to it. */
   protected get linkName(): string {
     return this.#linkName;
   }
 
-  /** @internal */
+  /** @internal What this session's messages need for settlement, including the session whose lock covers them. */
   protected origin(): MessageOrigin {
     return sessionOrigin(this.context, this.entityPath, this.options, this.#session, this.#linkName);
   }
@@ -529,7 +531,7 @@ export class ServiceBusSessionReceiver<T = unknown> extends ServiceBusReceiverBa
     return Promise.resolve();
   }
 
-  /** @internal */
+  /** @internal Throws when the receiver or its client is closed, or the `SessionLockLostError` once the session lock is lost. */
   protected checkSession(): void {
     this.checkOpen();
     if (this.#session.lockLost !== undefined) throw this.#session.lockLost;

@@ -16,7 +16,12 @@ import { translate } from '../errors/translate.js';
 
 /** No session is free to lock (all are locked by other receivers, or none has messages). Retryable: try again later. */
 export class NoActiveSessionError extends AmqpError {
+  /** Always `'NoActiveSessionError'`, the class name. */
   override readonly name = 'NoActiveSessionError';
+  /**
+   * @param message - What happened and what to do about it; never a secret.
+   * @param options - Condition, description and cause; `retryable` is `true` unless set here.
+   */
   constructor(message: string, options: AmqpErrorOptions = {}) {
     super(message, { retryable: true, ...options });
   }
@@ -27,7 +32,12 @@ export class NoActiveSessionError extends AmqpError {
  * back in the queue and must be received again to be settled. `com.microsoft:message-lock-lost`.
  */
 export class MessageLockLostError extends AmqpError {
+  /** Always `'MessageLockLostError'`, the class name. */
   override readonly name = 'MessageLockLostError';
+  /**
+   * @param message - What happened and what to do about it; never a secret.
+   * @param options - Condition, description and cause; `retryable` is always `false`, whatever is set here.
+   */
   constructor(message: string, options: AmqpErrorOptions = {}) {
     super(message, { ...options, retryable: false });
   }
@@ -38,7 +48,12 @@ export class MessageLockLostError extends AmqpError {
  * the session again to go on. `com.microsoft:session-lock-lost`.
  */
 export class SessionLockLostError extends AmqpError {
+  /** Always `'SessionLockLostError'`, the class name. */
   override readonly name = 'SessionLockLostError';
+  /**
+   * @param message - What happened and what to do about it; never a secret.
+   * @param options - Condition, description and cause; `retryable` is always `false`, whatever is set here.
+   */
   constructor(message: string, options: AmqpErrorOptions = {}) {
     super(message, { ...options, retryable: false });
   }
@@ -46,7 +61,12 @@ export class SessionLockLostError extends AmqpError {
 
 /** The session asked for is locked by another receiver. Retryable. `com.microsoft:session-cannot-be-locked`. */
 export class SessionCannotBeLockedError extends AmqpError {
+  /** Always `'SessionCannotBeLockedError'`, the class name. */
   override readonly name = 'SessionCannotBeLockedError';
+  /**
+   * @param message - What happened and what to do about it; never a secret.
+   * @param options - Condition, description and cause; `retryable` is `true` unless set here.
+   */
   constructor(message: string, options: AmqpErrorOptions = {}) {
     super(message, { retryable: true, ...options });
   }
@@ -54,7 +74,12 @@ export class SessionCannotBeLockedError extends AmqpError {
 
 /** No message has the sequence number asked for (received already, or dead-lettered). `com.microsoft:message-not-found`. */
 export class MessageNotFoundError extends AmqpError {
+  /** Always `'MessageNotFoundError'`, the class name. */
   override readonly name = 'MessageNotFoundError';
+  /**
+   * @param message - What happened and what to do about it; never a secret.
+   * @param options - Condition, description and cause; `retryable` is always `false`, whatever is set here.
+   */
   constructor(message: string, options: AmqpErrorOptions = {}) {
     super(message, { ...options, retryable: false });
   }
@@ -62,7 +87,12 @@ export class MessageNotFoundError extends AmqpError {
 
 /** The queue, topic or subscription is disabled. Retryable, as in the seed's client. `com.microsoft:entity-disabled`. */
 export class MessagingEntityDisabledError extends AmqpError {
+  /** Always `'MessagingEntityDisabledError'`, the class name. */
   override readonly name = 'MessagingEntityDisabledError';
+  /**
+   * @param message - What happened and what to do about it; never a secret.
+   * @param options - Condition, description and cause; `retryable` is `true` unless set here.
+   */
   constructor(message: string, options: AmqpErrorOptions = {}) {
     super(message, { retryable: true, ...options });
   }
@@ -70,7 +100,12 @@ export class MessagingEntityDisabledError extends AmqpError {
 
 /** The service is busy; wait before trying again. Retryable. `com.microsoft:server-busy`. */
 export class ServerBusyError extends AmqpError {
+  /** Always `'ServerBusyError'`, the class name. */
   override readonly name = 'ServerBusyError';
+  /**
+   * @param message - What happened and what to do about it; never a secret.
+   * @param options - Condition, description and cause; `retryable` is `true` unless set here.
+   */
   constructor(message: string, options: AmqpErrorOptions = {}) {
     super(message, { retryable: true, ...options });
   }
@@ -78,7 +113,12 @@ export class ServerBusyError extends AmqpError {
 
 /** A quota of the entity or namespace is used up (size, connections). `amqp:resource-limit-exceeded`. */
 export class QuotaExceededError extends AmqpError {
+  /** Always `'QuotaExceededError'`, the class name. */
   override readonly name = 'QuotaExceededError';
+  /**
+   * @param message - What happened and what to do about it; never a secret.
+   * @param options - Condition, description and cause; `retryable` is always `false`, whatever is set here.
+   */
   constructor(message: string, options: AmqpErrorOptions = {}) {
     super(message, { ...options, retryable: false });
   }
@@ -86,6 +126,7 @@ export class QuotaExceededError extends AmqpError {
 
 /** Settling a message through the management node failed; `cause` says why and `retryable` follows it. */
 export class MessageSettleFailedError extends AmqpError {
+  /** Always `'MessageSettleFailedError'`, the class name. */
   override readonly name = 'MessageSettleFailedError';
 }
 
@@ -94,7 +135,12 @@ export class MessageSettleFailedError extends AmqpError {
  * the renewal's error. The lock will expire; receive the message (or accept the session) again.
  */
 export class AutoLockRenewFailedError extends AmqpError {
+  /** Always `'AutoLockRenewFailedError'`, the class name. */
   override readonly name = 'AutoLockRenewFailedError';
+  /**
+   * @param message - What happened and what to do about it; never a secret.
+   * @param options - Condition, description and cause; `retryable` is always `false`, whatever is set here.
+   */
   constructor(message: string, options: AmqpErrorOptions = {}) {
     super(message, { ...options, retryable: false });
   }
@@ -102,7 +148,12 @@ export class AutoLockRenewFailedError extends AmqpError {
 
 /** Renewing a lock in the background stopped at its maximum duration; the lock then expires as usual. */
 export class AutoLockRenewTimeoutError extends AmqpError {
+  /** Always `'AutoLockRenewTimeoutError'`, the class name. */
   override readonly name = 'AutoLockRenewTimeoutError';
+  /**
+   * @param message - What happened and what to do about it; never a secret.
+   * @param options - Condition, description and cause; `retryable` is always `false`, whatever is set here.
+   */
   constructor(message: string, options: AmqpErrorOptions = {}) {
     super(message, { ...options, retryable: false });
   }

@@ -61,6 +61,7 @@ export type FaultProxyPlannedFault =
 export interface FaultProxyFaultRecord {
   /** Milliseconds since `start()` resolved, on the proxy's clock. */
   readonly at: number;
+  /** `cut`: connections were destroyed; `stall`: forwarding was paused. */
   readonly kind: 'cut' | 'stall';
   /** `random` for the seeded schedule, `manual` for `cut()`, `stall()` and `connection.cut()`. */
   readonly source: 'random' | 'manual';

@@ -67,6 +67,7 @@ export interface TraceContextBase {
 
 /** The context of one connection attempt, published on {@link CONNECT_CHANNEL}. */
 export interface ConnectTraceContext extends TraceContextBase {
+  /** Always `'connect'`: this context traces one connection attempt. */
   readonly operation: 'connect';
   /** The peer's URL, with any password hidden. */
   readonly url: string;
@@ -83,6 +84,7 @@ export type SendTraceOutcome = OutcomeState | 'failed' | 'dropped' | 'abandoned'
 
 /** The context of one sent message, published on {@link SEND_CHANNEL}. */
 export interface SendTraceContext extends TraceContextBase {
+  /** Always `'send'`: this context traces one message, from encoding to its outcome. */
   readonly operation: 'send';
   /** The target address. */
   readonly address: string;
@@ -101,6 +103,7 @@ export interface SendTraceContext extends TraceContextBase {
 
 /** The context of one delivery handed to the application, published on {@link RECEIVE_CHANNEL}. */
 export interface ReceiveTraceContext extends TraceContextBase {
+  /** Always `'process'` (OpenTelemetry's name for handling a received message): one delivery handed to the application. */
   readonly operation: 'process';
   /** The source address. */
   readonly address: string;
@@ -128,6 +131,7 @@ export type SettleReason = 'application' | 'detach';
 
 /** The context of one settlement, published on {@link SETTLE_CHANNEL}. */
 export interface SettleTraceContext extends TraceContextBase {
+  /** Always `'settle'`: this context traces one settlement of a delivery. */
   readonly operation: 'settle';
   /** The source address of the delivery. */
   readonly address: string;

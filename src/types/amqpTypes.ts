@@ -41,18 +41,25 @@ export type AmqpTypeName = 'null' | 'boolean' | 'string' | 'list' | 'map' | 'arr
 
 /** The JavaScript value each {@link AmqpScalar} holds. */
 export interface AmqpScalarValues {
+  /** An unsigned 8-bit integer, 0 to 255. */
   ubyte: number;
+  /** An unsigned 16-bit integer, 0 to 65535. */
   ushort: number;
+  /** An unsigned 32-bit integer, 0 to 2^32 − 1. */
   uint: number;
-  /** Exact over the whole range, 0 to 2^64 − 1. */
+  /** An unsigned 64-bit integer, 0 to 2^64 − 1; a bigint, so it is exact over the whole range. */
   ulong: bigint;
+  /** A signed 8-bit integer, −128 to 127. */
   byte: number;
+  /** A signed 16-bit integer, −32768 to 32767. */
   short: number;
+  /** A signed 32-bit integer, −2^31 to 2^31 − 1. */
   int: number;
-  /** Exact over the whole range, −2^63 to 2^63 − 1. */
+  /** A signed 64-bit integer, −2^63 to 2^63 − 1; a bigint, so it is exact over the whole range. */
   long: bigint;
-  /** Already rounded to 32-bit precision (`Math.fround`), so it arrives as it is held. */
+  /** A 32-bit float, already rounded to 32-bit precision (`Math.fround`), so it arrives as it is held. */
   float: number;
+  /** A 64-bit float: any JavaScript number, integers included. */
   double: number;
   /** The 4 bytes of the IEEE 754-2008 decimal32, as on the wire. */
   decimal32: Buffer;
@@ -60,41 +67,65 @@ export interface AmqpScalarValues {
   decimal64: Buffer;
   /** The 16 bytes of the IEEE 754-2008 decimal128, as on the wire. */
   decimal128: Buffer;
-  /** One Unicode code point. */
+  /** One Unicode code point, as a string of one character (two UTF-16 units above U+FFFF). */
   char: string;
-  /** Milliseconds since the Unix epoch. */
+  /** Milliseconds since the Unix epoch, signed 64-bit, so it also holds times a Date cannot. */
   timestamp: bigint;
   /** The canonical lower-case form, `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`. */
   uuid: string;
+  /** Opaque bytes, sent as AMQP binary. */
   binary: Buffer;
-  /** ASCII only. */
+  /** A symbol: an ASCII-only string. */
   symbol: string;
 }
 
 /** What each element of an {@link AmqpArray} is, by element type. */
 export interface AmqpArrayElements {
+  /** Only `null`: an array of AMQP nulls. */
   null: null;
+  /** `true` or `false`. */
   boolean: boolean;
+  /** An unsigned 8-bit integer, 0 to 255. */
   ubyte: number;
+  /** An unsigned 16-bit integer, 0 to 65535. */
   ushort: number;
+  /** An unsigned 32-bit integer, 0 to 2^32 − 1. */
   uint: number;
+  /** An unsigned 64-bit integer, 0 to 2^64 − 1, held as a bigint (`amqp.array()` also takes safe-integer numbers). */
   ulong: bigint;
+  /** A signed 8-bit integer, −128 to 127. */
   byte: number;
+  /** A signed 16-bit integer, −32768 to 32767. */
   short: number;
+  /** A signed 32-bit integer, −2^31 to 2^31 − 1. */
   int: number;
+  /** A signed 64-bit integer, −2^63 to 2^63 − 1, held as a bigint (`amqp.array()` also takes safe-integer numbers). */
   long: bigint;
+  /** A 32-bit float, rounded to 32-bit precision (`Math.fround`) when the array is made. */
   float: number;
+  /** A 64-bit float: any JavaScript number. */
   double: number;
+  /** The 4 bytes of an IEEE 754-2008 decimal32, as on the wire. */
   decimal32: Buffer;
+  /** The 8 bytes of an IEEE 754-2008 decimal64, as on the wire. */
   decimal64: Buffer;
+  /** The 16 bytes of an IEEE 754-2008 decimal128, as on the wire. */
   decimal128: Buffer;
+  /** One Unicode code point, as a one-character string. */
   char: string;
+  /** A point in time, as a valid Date (milliseconds since the Unix epoch on the wire). */
   timestamp: Date;
+  /** A UUID in its canonical lower-case string form. */
   uuid: string;
+  /** Opaque bytes. */
   binary: Buffer;
+  /** A UTF-8 string. */
   string: string;
+  /** A symbol: an ASCII-only string. */
   symbol: string;
+  /** An AMQP list: a JavaScript array of any AMQP values. */
   list: unknown[];
+  /** An AMQP map: a plain object (string keys) or a Map (keys of any AMQP type). */
   map: Record<string, unknown> | Map<unknown, unknown>;
   /** Arrays of arrays can be received, not sent (rhea cannot encode them). */
   array: AmqpArray;
@@ -180,6 +211,7 @@ export class AmqpScalar<N extends AmqpScalarType = AmqpScalarType> extends AmqpV
     return v;
   }
 
+  /** The type and the value, e.g. `uint(5)`, `ulong(18446744073709551615)` or `symbol("x")`. */
   override toString(): string {
     const v = this.toJSON();
     return `${this.type}(${typeof this.value === 'string' ? JSON.stringify(v) : String(v)})`;
@@ -205,6 +237,7 @@ export class AmqpArray<N extends AmqpArrayElementType = AmqpArrayElementType> ex
     this.descriptor = descriptor;
   }
 
+  /** The element type and the number of elements, e.g. `array<int>(3)`; not the elements. */
   override toString(): string {
     return `array<${this.elementType}>(${this.values.length})`;
   }
@@ -226,6 +259,7 @@ export class AmqpDescribed<V = unknown> extends AmqpValue {
     this.value = value;
   }
 
+  /** The descriptor only, e.g. `described(com.example:x)`, or a ulong one in hex: `described(0x70)`. */
   override toString(): string {
     return `described(${typeof this.descriptor === 'bigint' ? `0x${this.descriptor.toString(16)}` : this.descriptor})`;
   }

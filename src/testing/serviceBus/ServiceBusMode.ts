@@ -137,9 +137,13 @@ const SESSION_LOCK_LOST = 'The session lock has expired on the MessageSession. A
 
 /** A message in an entity, as {@link ServiceBusControl.messages} shows it. */
 export interface ServiceBusMessageView {
+  /** The sequence number the entity gave it when stored, counting from 1 in each entity. */
   sequenceNumber: number;
+  /** Whether it is active, deferred or scheduled. */
   state: MessageState;
+  /** Failed deliveries so far (abandoned, lock expired, or its receiver left while holding it); at the entity's maximum it is dead-lettered. */
   deliveryCount: number;
+  /** The session it belongs to (its group-id), or `undefined` for a message without one. */
   sessionId: string | undefined;
   /** Whether a receiver holds a live lock on it. */
   locked: boolean;

@@ -42,11 +42,17 @@ export interface CapturedFrame {
 
 /** A message a client sent, section by section. */
 export interface CapturedMessage {
+  /** The transfer's message-format: 0 for a plain AMQP message, 0x80013700 for a Service Bus batch. */
   format: number;
+  /** The header section by field name (`durable`, `ttl`, `delivery-count`, …), typed; absent when the message has none. */
   header?: { [field: string]: Json };
+  /** The delivery annotations, keyed `type:key` (e.g. `symbol:x-opt-foo`), typed; absent when the message has none. */
   deliveryAnnotations?: { [key: string]: Json };
+  /** The message annotations, keyed `type:key` (e.g. `symbol:x-opt-partition-key`), typed; absent when the message has none. */
   messageAnnotations?: { [key: string]: Json };
+  /** The properties section by field name (`message-id`, `to`, `group-id`, …), typed; absent when the message has none. */
   properties?: { [field: string]: Json };
+  /** The application properties, keyed `type:key` (e.g. `string:region`), typed; absent when the message has none. */
   applicationProperties?: { [key: string]: Json };
   /** The body sections: `{ data: hex }`, `{ value: typed }`, `{ sequence: typed }`; a batch's data sections are its messages. */
   body: Json[];
@@ -160,6 +166,7 @@ export class FrameCapture {
   private connections = 0;
   private readonly errors: string[] = [];
 
+  /** @param options - The broker's port to hide in normalized frames; it can also be set later with `setPort`. */
   constructor(private readonly options: FrameCaptureOptions = {}) {}
 
   /** Sets the port to normalize (when the listener's port was not known at construction). */

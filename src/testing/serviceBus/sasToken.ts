@@ -20,10 +20,15 @@ export function generateSasToken(resource: string, keyName: string, key: string,
 
 /** The fields of a SAS token, URL-decoded, plus the resource exactly as encoded in the token (what was signed). */
 export interface ParsedSasToken {
+  /** The resource the token grants access to (`sr`), URL-decoded, e.g. `sb://localhost/orders`. */
   resource: string;
+  /** The `sr` field exactly as it appears in the token: the text the signature covers. */
   encodedResource: string;
+  /** The base64 HMAC-SHA256 signature (`sig`), URL-decoded. */
   signature: string;
+  /** When the token expires (`se`), in seconds since the Unix epoch. */
   expiry: number;
+  /** The name of the shared access key that signed it (`skn`), URL-decoded. */
   keyName: string;
 }
 
@@ -57,14 +62,19 @@ export function parseSasToken(token: string): ParsedSasToken | undefined {
 
 /** Why a token was refused, with the status code and description the service answers a put-token with. */
 export interface SasTokenRejection {
+  /** Always `false`: the token was refused. */
   ok: false;
+  /** The status code the service answers a put-token with: 401 for every refusal here. */
   status: number;
+  /** Why it was refused, as the service words it, e.g. `ExpiredToken: …` or `InvalidSignature: …`. */
   description: string;
 }
 
 /** A token that passed: what it said, parsed. */
 export interface SasTokenAcceptance {
+  /** Always `true`: the token is valid. */
   ok: true;
+  /** The token's fields, parsed. */
   token: ParsedSasToken;
 }
 

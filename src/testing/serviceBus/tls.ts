@@ -8,7 +8,9 @@ import { isIPv4 } from 'node:net';
 
 /** A key and certificate in PEM; give `cert` to clients as their CA. */
 export interface SelfSignedCertificate {
+  /** The private key (EC P-256), PEM-encoded; give it to the listener. */
   key: string;
+  /** The self-signed X.509 certificate, PEM-encoded: the listener's certificate and the clients' CA. */
   cert: string;
 }
 
