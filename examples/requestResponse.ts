@@ -12,29 +12,33 @@ import { EmbeddedBroker } from 'rhea-rx/testing';
  * accepted once its response is accepted, so a server that dies in between leaves the request on the
  * queue for another one. Requests without a reply-to are rejected.
  *
- * rhea-rx sends on a link to one address (there is no anonymous-relay sender), so replies are grouped
- * by reply-to: one link per client, closed after 10 s without a request from that client.
+ * As Qpid Proton's server does, the responses go out on one link to the broker's anonymous relay
+ * (`client.send(null)`), each to its own `to`. A broker without one (RabbitMQ 3.x) gets a link per
+ * reply-to address instead: the requests are grouped by reply-to, and a group's link closes after
+ * 10 s without a request from that client.
  */
-function serve(client: Client, address: string): Observable<Outcome<string>> {
+function serve(client: Client, address: string, relay: boolean): Observable<Outcome<string>> {
   const pending = new Map<OutgoingMessage<string>, Delivery<string>>(); // response → the request it answers
-  return client.receive<string>(address, { credit: 10 }).pipe(
+  const respond = map((request: Delivery<string>) => {
+    const { correlationId, messageId, replyTo } = request.message.properties;
+    const response = message(request.body.toUpperCase(), { properties: { to: replyTo!, correlationId: correlationId ?? messageId } });
+    pending.set(response, request);
+    return response;
+  });
+  const requests = client.receive<string>(address, { credit: 10 }).pipe(
     filter((request) => {
       if (request.message.properties.replyTo !== undefined) return true;
       request.reject({ condition: 'amqp:precondition-failed', description: 'a request needs a reply-to address' });
       return false;
     }),
-    groupBy((request) => request.message.properties.replyTo!, { duration: (group) => group.pipe(timeout({ each: 10_000, with: () => from([]) })) }),
-    mergeMap((requests) =>
-      requests.pipe(
-        map((request) => {
-          const { correlationId, messageId } = request.message.properties;
-          const response = message(request.body.toUpperCase(), { properties: { to: requests.key, correlationId: correlationId ?? messageId } });
-          pending.set(response, request);
-          return response;
-        }),
-        client.send<string>(requests.key),
-      ),
-    ),
+  );
+  const outcomes = relay
+    ? requests.pipe(respond, client.send<string>(null))
+    : requests.pipe(
+        groupBy((request) => request.message.properties.replyTo!, { duration: (group) => group.pipe(timeout({ each: 10_000, with: () => from([]) })) }),
+        mergeMap((group) => group.pipe(respond, client.send<string>(group.key))),
+      );
+  return outcomes.pipe(
     tap((outcome) => {
       const request = pending.get(outcome.message as OutgoingMessage<string>)!;
       pending.delete(outcome.message as OutgoingMessage<string>);
@@ -85,7 +89,10 @@ async function main(): Promise<void> {
   const client = createClient(url ?? broker!.url); // the client is another application: a connection of its own
 
   let answered = 0;
-  const server = serve(serverClient, address).subscribe({
+  // The EmbeddedBroker has an anonymous relay; for a broker given by URL (RabbitMQ 3.x has none), links per client.
+  const relay = url === undefined;
+  console.log(relay ? 'server: responses through the anonymous relay' : 'server: a response link per reply-to address');
+  const server = serve(serverClient, address, relay).subscribe({
     next: (outcome) => (answered += outcome.state === 'accepted' ? 1 : 0),
     error: (error: unknown) => console.error('server failed:', error),
   });

@@ -45,6 +45,7 @@ const expected: Record<string, RegExp[]> = {
     /^über straße => ÜBER STRASSE$/m,
     /server: 4 requests answered from 'requests'; replies went to 'dynamic\/[0-9a-f-]+'/,
     /broker: 0 requests left on 'requests', 0 unsettled/,
+    /server: responses through the anonymous relay/,
   ],
   'serviceBusSend.ts': [/streamed: order-1 accepted, order-2 accepted, order-3 accepted/, /the queue holds 6 messages/],
   'serviceBusReceive.ts': [/the stream ended after 3 messages/, /batch of 5: /],
