@@ -21,9 +21,9 @@ async function main(): Promise<void> {
   const client = createClient(url);
   // One message, one outcome: the send link attaches, sends once it has credit, and completes when
   // the broker has settled the message. Completing the input closes the link.
-  const outcome = await lastValueFrom(of(body).pipe(client.send<string>(address)));
-  // The outcome means the link to the target was opened and the message went out on it.
-  console.log(`SEND: Opened sender for target address '${address}'`);
+  const outcome = await lastValueFrom(
+    of(body).pipe(client.send<string>(address, { onAttach: (attach) => console.log(`SEND: Opened sender for target address '${attach.address ?? address}'`) })),
+  );
   if (outcome.state === 'accepted') {
     console.log(`SEND: Sent message '${body}'`);
   } else {

@@ -23,7 +23,7 @@
 export { Client, type CloseOptions, type PullSource, type ReceiveOneOptions } from './client/Client.js';
 export type { ClientState, ClientStats, ClientStatus, LinkStats, PeerInfo } from './client/ConnectionManager.js';
 export { type ClientOptions, createClient, type SaslOptions, type TlsOptions } from './client/createClient.js';
-export type { ReceiveOptions, SendOptions } from './config/options.js';
+export type { ReceiveOptions, RemoteTargetAttach, SendOptions } from './config/options.js';
 export type { Delivery, ModifyOptions, RejectError, SettlementState } from './delivery/Delivery.js';
 export {
   type AmqpMessage,

@@ -121,6 +121,20 @@ export interface RemoteAttach {
   readonly hasSource: boolean;
 }
 
+/** What the peer's attach frame says about a sender link, for the send option `onAttach`. */
+export interface RemoteTargetAttach {
+  /** The link name. */
+  readonly name: string;
+  /** The target address the peer attached; undefined for the anonymous relay or a refusal. */
+  readonly address: string | undefined;
+  /** The largest message the peer takes on this link, in encoded bytes, when it set one. */
+  readonly maxMessageSize: number | undefined;
+  /** The link properties the peer sent; empty when none. */
+  readonly properties: Readonly<Record<string, unknown>>;
+  /** False when the peer answered without a target: it refuses the link, and a detach with the reason follows. */
+  readonly hasTarget: boolean;
+}
+
 /** Options of `client.send()` and `client.sendFrom()`. */
 export interface SendOptions<T = unknown> {
   /**
@@ -166,6 +180,12 @@ export interface SendOptions<T = unknown> {
    * @default 30000
    */
   attachTimeout?: number;
+  /**
+   * Called each time the peer answers the attach — after a re-attach or a reconnect too — with what
+   * it attached (the target, its max-message-size). Throwing ends the send stream with that error,
+   * listing every message without an outcome.
+   */
+  onAttach?: (attach: RemoteTargetAttach) => void;
 }
 
 /** Receive options after validation. */
@@ -199,6 +219,7 @@ export interface ResolvedSendOptions<T> {
   readonly capabilities: readonly string[] | undefined;
   readonly properties: Record<string, unknown> | undefined;
   readonly attachTimeout: number;
+  readonly onAttach: ((attach: RemoteTargetAttach) => void) | undefined;
 }
 
 const receiveKeys = [
@@ -219,7 +240,7 @@ const receiveKeys = [
   'attachTimeout',
   'maxMessageSize',
 ];
-const sendKeys = ['maxInFlight', 'bufferSize', 'overflow', 'onDrop', 'linkName', 'durable', 'capabilities', 'properties', 'attachTimeout'];
+const sendKeys = ['maxInFlight', 'bufferSize', 'overflow', 'onDrop', 'linkName', 'durable', 'capabilities', 'properties', 'attachTimeout', 'onAttach'];
 
 /** Largest credit accepted: far beyond any sensible window, small enough to keep arithmetic exact. */
 const MAX_CREDIT = 1_000_000;
@@ -284,5 +305,6 @@ export function resolveSendOptions<T>(options: unknown): ResolvedSendOptions<T> 
     capabilities: optionalStrings(o.capabilities, 'capabilities'),
     properties: optionalRecord(o.properties, 'properties'),
     attachTimeout: integer(o.attachTimeout, 'attachTimeout', 1, MAX_TIMER_DELAY, DEFAULT_ATTACH_TIMEOUT),
+    onAttach: optionalFunction<(attach: RemoteTargetAttach) => void>(o.onAttach, 'onAttach'),
   };
 }

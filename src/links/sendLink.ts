@@ -8,7 +8,7 @@ import { isOutgoingMessage } from '../delivery/message.js';
 import { translate } from '../errors/translate.js';
 import { log } from '../log.js';
 import type { ConnectionManager } from '../client/ConnectionManager.js';
-import type { ResolvedSendOptions } from '../config/options.js';
+import type { RemoteTargetAttach, ResolvedSendOptions } from '../config/options.js';
 import { abandonUnanswered } from './abandon.js';
 import { batchWrites } from './batchWrites.js';
 import { isRabbitMq3, rabbitMq3Refusal } from './peerLimits.js';
@@ -302,6 +302,14 @@ export class SendEngine<T> {
         this.#attachTimer = undefined;
         this.#relinkAttempt = 0;
         log.sender('[%s/%s] attached to %s', this.#manager.id, this.#linkId, address);
+        if (this.#options.onAttach !== undefined) {
+          try {
+            this.#options.onAttach(remoteTargetAttachOf(sender));
+          } catch (error) {
+            this.#fail(error);
+            return;
+          }
+        }
         this.#pump();
       }),
       on(sender, 'accepted', outcome('accepted')),
@@ -561,6 +569,22 @@ export class SendEngine<T> {
     log.sender('[%s/%s] %s', this.#manager.id, this.#linkId, error.message);
     this.#sink.error(error);
   }
+}
+
+/** What the peer's attach says about a sender link, for `onAttach`. */
+function remoteTargetAttachOf(sender: Sender): RemoteTargetAttach {
+  const attach = (sender as unknown as { remote?: { attach?: { target?: { address?: unknown; value?: unknown; type?: unknown } | null; properties?: unknown } } }).remote?.attach;
+  // A refusing peer sends a null target, which rhea hands over as its typed null, not as null.
+  const raw = attach?.target ?? undefined;
+  const target = raw !== undefined && raw.value === null && raw.type !== undefined ? undefined : raw;
+  const properties = attach?.properties;
+  return {
+    name: sender.name,
+    address: typeof target?.address === 'string' ? target.address : undefined,
+    maxMessageSize: maxMessageSizeOf(sender),
+    properties: properties !== null && typeof properties === 'object' && !Array.isArray(properties) ? { ...(properties as Record<string, unknown>) } : {},
+    hasTarget: target !== undefined,
+  };
 }
 
 /** What a link to the anonymous relay is called in messages and logs. */

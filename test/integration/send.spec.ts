@@ -5,6 +5,7 @@ import {
   MessageEncodeError,
   message,
   type Outcome,
+  type RemoteTargetAttach,
   SendFailedError,
 } from 'rhea-rx';
 import { sleep, useBroker, waitFor } from '../support/embedded.js';
@@ -40,6 +41,22 @@ describe('client.send against EmbeddedBroker', () => {
     expect(broker.messages('relay-a').map((m) => m.message.body)).toEqual(['to a']);
     expect(broker.messages('relay-b').map((m) => m.message.body)).toEqual(['to b']);
     expect(broker.stats('relay-a').received + broker.stats('relay-b').received).toBe(2); // the refused one never left
+  });
+
+  it('onAttach reports what the peer attached (target, max-message-size); throwing in it ends the stream listing the messages', async () => {
+    await env.start({ maxMessageSize: 4096 });
+    const client = env.client();
+    const attaches: RemoteTargetAttach[] = [];
+    const outcomes = await lastValueFrom(from(['a']).pipe(client.send<string>('attached', { onAttach: (a) => attaches.push(a) }), toArray()));
+    expect(outcomes.map((o) => o.state)).toEqual(['accepted']);
+    expect(attaches).toHaveLength(1);
+    expect(attaches[0]).toMatchObject({ address: 'attached', maxMessageSize: 4096, hasTarget: true });
+    const refused = new Error('not this broker');
+    const error = await lastValueFrom(from(['b', 'c']).pipe(client.send<string>('attached', { onAttach: () => { throw refused; } }), toArray())).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SendFailedError);
+    expect((error as SendFailedError).cause).toBe(refused);
+    expect((error as SendFailedError).unsettled).toEqual(['b', 'c']);
+    expect(() => client.send('q', { onAttach: 'yes' as never })).toThrow(expect.objectContaining({ name: 'ConfigError', option: 'onAttach' }));
   });
 
   it('S1: reports rejected and released outcomes with the peer error', async () => {
