@@ -1,28 +1,32 @@
 // rhea-rx installs process-wide hooks in rhea when its first client is made (today: accessors on
 // rhea's frame loggers that hide SASL secrets while the `rhea:frames` / `rhea:raw` namespaces are on,
 // and hand rhea its own logger while they are off). A raw rhea or rhea-promise client measured in the
-// same process as rhea-rx must not pay for rhea-rx's hooks, so the baseline clients run with rhea's
-// own functions restored, as in a process without rhea-rx. With logging off (as in the benchmark)
-// the accessors return rhea's own loggers and there is nothing to restore: `rheaRxHooks` is empty.
+// same process as rhea-rx must not pay even for an accessor call per frame, so the baseline clients
+// run with rhea's own property descriptors restored, as in a process without rhea-rx, and rhea-rx
+// runs with its own put back.
 import { createRequire } from 'node:module';
 import { createClient } from 'rhea-rx';
 
 const rheaLog = createRequire(import.meta.url)('rhea/lib/log.js') as Record<string, unknown>;
-const plain = { ...rheaLog };
+const descriptors = () => Object.fromEntries(Object.keys(rheaLog).map((k) => [k, Object.getOwnPropertyDescriptor(rheaLog, k)!]));
+const plain = descriptors();
 // A client that never connects: making it installs the hooks.
 await createClient('amqp://127.0.0.1:9').close({ timeout: 0 });
-const withRheaRx = { ...rheaLog };
-const hooked = Object.keys(withRheaRx).filter((k) => withRheaRx[k] !== plain[k]);
+const withRheaRx = descriptors();
+const hooked = Object.keys(withRheaRx).filter((k) => {
+  const [a, b] = [plain[k]!, withRheaRx[k]!];
+  return a.value !== b.value || a.get !== b.get || a.set !== b.set;
+});
 
 /** The names of rhea's log functions rhea-rx replaces (for the results file). */
 export const rheaRxHooks: readonly string[] = hooked;
 
 /** rhea as rhea-rx leaves it: before a rhea-rx run. */
 export function asRheaRx(): void {
-  for (const k of hooked) rheaLog[k] = withRheaRx[k];
+  for (const k of hooked) Object.defineProperty(rheaLog, k, withRheaRx[k]!);
 }
 
 /** rhea as it is without rhea-rx in the process: before a raw rhea or rhea-promise run. */
 export function asPlainRhea(): void {
-  for (const k of hooked) rheaLog[k] = plain[k];
+  for (const k of hooked) Object.defineProperty(rheaLog, k, plain[k]!);
 }
