@@ -1,10 +1,10 @@
-// One client case, repeated, against an EmbeddedBroker in its own process: for profiling.
+// One client case, repeated, against an EmbeddedBroker in its own process (or RabbitMQ with --peer rabbitmq): for profiling.
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/profile.ts --case receive --client rhea-rx
 // Prints msg/s and µs of process CPU per message for each round.
 import { parseArgs } from 'node:util';
 import { rawReceive, rawSend, rheaRxReceive, rheaRxSend, type RunResult, type RunSpec } from './lib/clients.js';
 import { gc } from './lib/gc.js';
-import { embeddedOwnProcess } from './lib/peers.js';
+import { embeddedOwnProcess, rabbitmq } from './lib/peers.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -14,6 +14,8 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '5' },
     size: { type: 'string', default: '100' },
     credit: { type: 'string', default: '1000' },
+    peer: { type: 'string', default: 'embedded' },
+    'rabbitmq-port': { type: 'string', default: '5695' },
   },
 });
 
@@ -27,7 +29,11 @@ const key = `${args.case}/${args.client}`;
 const run = runners[key];
 if (run === undefined) throw new Error(`unknown case ${key}; one of ${Object.keys(runners).join(', ')}`);
 
-const peer = await embeddedOwnProcess();
+if (args.peer !== 'embedded' && args.peer !== 'rabbitmq') throw new Error(`--peer is embedded or rabbitmq, not ${args.peer}`);
+const peer =
+  args.peer === 'rabbitmq'
+    ? await rabbitmq({ url: process.env.RABBITMQ_URL, port: Number(args['rabbitmq-port']), log: (line) => process.stderr.write(`${line}\n`) })
+    : await embeddedOwnProcess();
 const count = Number(args.messages);
 const size = Number(args.size);
 try {
