@@ -1,9 +1,8 @@
-// rhea-rx installs process-wide hooks in rhea when its first client is made (today: accessors on
-// rhea's frame loggers that hide SASL secrets while the `rhea:frames` / `rhea:raw` namespaces are on,
-// and hand rhea its own logger while they are off). A raw rhea or rhea-promise client measured in the
-// same process as rhea-rx must not pay even for an accessor call per frame, so the baseline clients
-// run with rhea's own property descriptors restored, as in a process without rhea-rx, and rhea-rx
-// runs with its own put back.
+// rhea-rx installs process-wide hooks in rhea when its first client is made (today: guards on rhea's
+// frame loggers that hide SASL secrets, in place while the `rhea:frames` / `rhea:raw` namespaces are
+// on). A raw rhea or rhea-promise client measured in the same process as rhea-rx must not pay for a
+// hook, so the baseline clients run with rhea's own property descriptors restored, as in a process
+// without rhea-rx, and rhea-rx runs with its own put back. With logging off nothing differs.
 import { createRequire } from 'node:module';
 import { createClient } from 'rhea-rx';
 

@@ -561,19 +561,20 @@ function hideSaslSecretsInRheaLogs(): void {
     log.connection('cannot guard rhea frame logs against SASL secrets: %s', error instanceof Error ? error.message : String(error));
     return;
   }
+  // rhea calls its loggers for every frame, enabled or not. While a namespace is off, rhea keeps its
+  // own logger (a no-op), so a frame costs nothing extra; while it is on, the guard takes its place.
+  // Namespaces change only through debug's enable() (the DEBUG variable, debug.enable/disable), so
+  // the choice is made again after each call of it.
+  const guards: Array<{ name: string; original: ((...args: unknown[]) => void) & { enabled?: boolean }; guarded: (...args: unknown[]) => void }> = [];
   const guard = (name: string, hide: (arg: unknown) => unknown) => {
-    const logger = loggers[name] as ((...args: unknown[]) => void) & { enabled?: boolean };
-    if (typeof logger !== 'function') return;
-    const guarded = (...args: unknown[]) => logger(...args.map(hide));
-    Object.defineProperty(guarded, 'enabled', { get: () => logger.enabled, enumerable: true });
-    // rhea calls its loggers for every frame, enabled or not: while the namespace is off, hand it
-    // rhea's own logger (a no-op) so that a frame costs no argument array and no copy.
-    Object.defineProperty(loggers, name, {
-      get: () => (logger.enabled === false ? logger : guarded),
-      set: () => {},
-      enumerable: true,
-      configurable: true,
-    });
+    const original = loggers[name] as ((...args: unknown[]) => void) & { enabled?: boolean };
+    if (typeof original !== 'function') return;
+    const guarded = (...args: unknown[]) => original(...args.map(hide));
+    Object.defineProperty(guarded, 'enabled', { get: () => original.enabled, enumerable: true });
+    guards.push({ name, original, guarded });
+  };
+  const choose = () => {
+    for (const { name, original, guarded } of guards) loggers[name] = original.enabled === false ? original : guarded;
   };
   // Frame dumps (`%j` of the performative): hide the credential fields.
   guard('frames', (arg) => {
@@ -590,6 +591,26 @@ function hideSaslSecretsInRheaLogs(): void {
     const hidden = `(SASL frame of ${arg.length} bytes, ${REDACTED})`;
     return { toString: () => hidden };
   });
+  choose();
+  // The debug module rhea's loggers come from (one copy, or rhea's own): re-choose after enable().
+  const debugModule = requireFromRhea('debug') as { enable?: (namespaces: string) => void } | undefined;
+  const enable = debugModule?.enable;
+  if (debugModule !== undefined && typeof enable === 'function') {
+    debugModule.enable = function enableAndGuard(this: unknown, namespaces: string): void {
+      enable.call(this, namespaces);
+      choose();
+    };
+  }
+}
+
+/** Loads a module as rhea's own code would resolve it; undefined when it cannot. */
+function requireFromRhea(id: string): unknown {
+  try {
+    const require = createRequire(import.meta.url);
+    return createRequire(require.resolve('rhea/lib/log.js'))(id);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A SASL frame (type 1) other than sasl-mechanisms and sasl-outcome, or one that cannot be read. */

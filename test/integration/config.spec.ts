@@ -9,6 +9,7 @@
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -772,6 +773,49 @@ forEachPeer(
 
 // ---------------------------------------------------------------------------------------------
 // C3: no secret in debug output, state or errors
+
+describe("C3: rhea's frame logs switched on and off at run time", () => {
+  const PASSWORD = 'Run-t1me:secret/C3';
+  const rheaLog = createRequire(import.meta.url)('rhea/lib/log.js') as Record<string, { namespace?: string }>;
+  let savedNamespaces = '';
+  let savedLog: typeof createDebug.log;
+  beforeAll(() => {
+    savedNamespaces = createDebug.disable();
+    savedLog = createDebug.log;
+  });
+  afterAll(() => {
+    createDebug.log = savedLog;
+    createDebug.disable();
+    if (savedNamespaces) createDebug.enable(savedNamespaces);
+  });
+
+  it("while off rhea keeps its own loggers (nothing per frame); debug.enable puts the guard in; debug.disable takes it out", async () => {
+    const broker = await EmbeddedBroker.start({ users: { alice: PASSWORD } });
+    try {
+      await createClient('amqp://127.0.0.1:9').close({ timeout: 0 }); // a client: the hooks are installed
+      expect(rheaLog.frames?.namespace).toBe('rhea:frames'); // rhea's own debug instance
+      expect(rheaLog.raw?.namespace).toBe('rhea:raw');
+
+      const captured: string[] = [];
+      createDebug.log = (...args: unknown[]) => void captured.push(format(...args));
+      createDebug.enable('rhea:frames,rhea:raw');
+      expect(rheaLog.frames?.namespace).toBeUndefined(); // the guard
+      expect(rheaLog.raw?.namespace).toBeUndefined();
+      const c = createClient({ url: broker.url, username: 'alice', password: PASSWORD, reconnect: false });
+      await lastValueFrom(of('x').pipe(c.send('c3-runtime')));
+      await c.close();
+      const log = captured.join('\n');
+      expect(log).toMatch(/rhea:frames .*sasl_init/);
+      for (const form of [PASSWORD, Buffer.from(PASSWORD).toString('hex'), [...Buffer.from(PASSWORD)].join(',')]) expect(log).not.toContain(form);
+
+      createDebug.disable();
+      expect(rheaLog.frames?.namespace).toBe('rhea:frames');
+      expect(rheaLog.raw?.namespace).toBe('rhea:raw');
+    } finally {
+      await broker.stop();
+    }
+  });
+});
 
 describe('C3: a whole session with DEBUG=rhea*,rhea-rx* writes no secret', () => {
   const PASSWORD = 'Pa55-w0rd:C3/session';
