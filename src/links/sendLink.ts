@@ -416,55 +416,34 @@ export class SendEngine<T> {
   }
 
   /**
-   * Reports a message larger than the link's max-message-size without sending it: a `rejected`
-   * outcome whose `error` is a {@link MessageTooLargeError} (condition
-   * `amqp:link:message-size-exceeded`), generated here — the message never left the client.
-   */
-  /**
    * Reports a message the peer could not parse without sending it: a `rejected` outcome whose
    * `error` is a {@link NotSupportedError} (condition `amqp:not-implemented`), generated here.
    */
   #refuseUnsupported(entry: Entry<T>, reason: string, peerName: string): void {
     const description = `${peerName} cannot take ${reason}: sending it would end the connection, so it was not sent to '${this.#address}'`;
-    log.sender('[%s/%s] refused: %s', this.#manager.id, this.#linkId, description);
-    this.#report(entry, {
-      state: 'rejected',
-      message: entry.input,
-      error: new NotSupportedError(`Refused before sending: ${description}`, {
-        condition: 'amqp:not-implemented',
-        description,
-      }) as NotSupportedError & { readonly condition: string },
-      resent: entry.resent === true,
-    });
+    this.#refuseWith(entry, new NotSupportedError(`Refused before sending: ${description}`, { condition: 'amqp:not-implemented', description }));
   }
 
   /** A message on an anonymous-relay link needs a `to`: one without is refused here, not sent. */
   #refuseWithoutTo(entry: Entry<T>): void {
     const description = 'a message sent through the anonymous relay needs properties.to (the address it goes to); it was not sent';
-    log.sender('[%s/%s] refused: %s', this.#manager.id, this.#linkId, description);
-    this.#report(entry, {
-      state: 'rejected',
-      message: entry.input,
-      error: new MessageEncodeError('properties.to', `Refused before sending: ${description}`, {
-        condition: 'amqp:precondition-failed',
-        description,
-      }) as MessageEncodeError & { readonly condition: string },
-      resent: entry.resent === true,
-    });
+    this.#refuseWith(entry, new MessageEncodeError('properties.to', `Refused before sending: ${description}`, { condition: 'amqp:precondition-failed', description }));
   }
 
+  /**
+   * Reports a message larger than the link's max-message-size without sending it: a `rejected`
+   * outcome whose `error` is a {@link MessageTooLargeError} (condition
+   * `amqp:link:message-size-exceeded`), generated here — the message never left the client.
+   */
   #refuse(entry: Entry<T>, size: number, limit: number): void {
     const description = `the message is ${size} bytes encoded, over the max-message-size of ${limit} bytes the peer set on the link to '${this.#address}'; it was not sent`;
-    log.sender('[%s/%s] refused: %s', this.#manager.id, this.#linkId, description);
-    this.#report(entry, {
-      state: 'rejected',
-      message: entry.input,
-      error: new MessageTooLargeError(`Refused before sending: ${description}`, {
-        condition: 'amqp:link:message-size-exceeded',
-        description,
-      }) as MessageTooLargeError & { readonly condition: string },
-      resent: entry.resent === true,
-    });
+    this.#refuseWith(entry, new MessageTooLargeError(`Refused before sending: ${description}`, { condition: 'amqp:link:message-size-exceeded', description }));
+  }
+
+  /** Reports `entry` as rejected by the client itself, with `error` (which has a condition and a description). */
+  #refuseWith(entry: Entry<T>, error: AmqpError): void {
+    log.sender('[%s/%s] refused: %s', this.#manager.id, this.#linkId, error.description);
+    this.#report(entry, { state: 'rejected', message: entry.input, error: error as AmqpError & { readonly condition: string }, resent: entry.resent === true });
   }
 
   #settle(delivery: RheaDelivery, state: OutcomeState): void {
