@@ -12,6 +12,7 @@ import {
   registerAmqpEncoder,
   uuidBytes,
 } from '../types/amqpTypes.js';
+import { FULL_WIDTH_CONSTRUCTOR } from '../types/constructors.js';
 import { decodeSections } from '../types/decode.js';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
@@ -109,31 +110,7 @@ function descriptorTyped(d: AmqpDescriptor): RheaTyped {
 }
 
 /** The array element constructors: the full-width encoding of each type. */
-const ARRAY_CODES: Readonly<Record<Exclude<AmqpArrayElementType, 'array'>, number>> = {
-  null: 0x40,
-  boolean: 0x56,
-  ubyte: 0x50,
-  ushort: 0x60,
-  uint: 0x70,
-  ulong: 0x80,
-  byte: 0x51,
-  short: 0x61,
-  int: 0x71,
-  long: 0x81,
-  float: 0x72,
-  double: 0x82,
-  decimal32: 0x74,
-  decimal64: 0x84,
-  decimal128: 0x94,
-  char: 0x73,
-  timestamp: 0x83,
-  uuid: 0x98,
-  binary: 0xb0,
-  string: 0xb1,
-  symbol: 0xb3,
-  list: 0xd0,
-  map: 0xd1,
-};
+const ARRAY_CODES: Readonly<Record<Exclude<AmqpArrayElementType, 'array'>, number>> = FULL_WIDTH_CONSTRUCTOR;
 
 /**
  * Checks a wrapper again (its constructor is not public API, so a hand-made one may be out of

@@ -51,6 +51,8 @@ export class SendEngine<T> {
   readonly #linkId = `s${nextLinkId++}`;
   /** A link to the peer's anonymous relay: no target address, each message carries its `to`. */
   readonly #anonymous: boolean;
+  /** The peer's name when it is RabbitMQ 3.x (see peerLimits.ts), set at each attach. */
+  #rabbitMq3: string | undefined;
   /** Encoded, waiting for credit. `#head` is the index of the oldest; compacted as it grows. */
   #buffer: Array<Entry<T> | undefined> = [];
   #head = 0;
@@ -264,6 +266,8 @@ export class SendEngine<T> {
 
   #attach(connection: Connection): void {
     const peer = this.#manager.peer;
+    // The peer of this connection, for the values RabbitMQ 3.x cannot parse (checked per message).
+    this.#rabbitMq3 = peer !== undefined && isRabbitMq3(peer.product, peer.version) ? `${peer.product} ${peer.version}` : undefined;
     if (this.#anonymous && peer !== undefined && !peer.offeredCapabilities.includes('ANONYMOUS-RELAY')) {
       const name = `${peer.product ?? 'The peer'}${peer.version === undefined ? '' : ` ${peer.version}`}`;
       this.#fail(new NotSupportedError(`${name} offers no anonymous relay (ANONYMOUS-RELAY in its open frame): send to an address instead`));
@@ -358,8 +362,7 @@ export class SendEngine<T> {
     const sender = this.#sender;
     if (sender === undefined || this.#ended || !sender.is_open()) return;
     const limit = maxMessageSizeOf(sender);
-    const peer = this.#manager.peer;
-    const rabbitMq3 = isRabbitMq3(peer?.product, peer?.version);
+    const rabbitMq3 = this.#rabbitMq3;
     let refused = false;
     const handedBefore = this.#handed;
     while (this.#head < this.#buffer.length && this.#canSend()) {
@@ -371,12 +374,12 @@ export class SendEngine<T> {
         if (this.#ended || this.#sender !== sender) return;
         continue;
       }
-      if (rabbitMq3) {
+      if (rabbitMq3 !== undefined) {
         // RabbitMQ 3.x ends the whole connection on a few values it cannot parse: refuse those here.
         const reason = rabbitMq3Refusal(entry.input);
         if (reason !== undefined) {
           refused = true;
-          this.#refuseUnsupported(entry, reason, `${peer?.product} ${peer?.version}`);
+          this.#refuseUnsupported(entry, reason, rabbitMq3);
           if (this.#ended || this.#sender !== sender) return;
           continue;
         }

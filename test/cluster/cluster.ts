@@ -1,9 +1,9 @@
 // A 3-node RabbitMQ cluster for one test file, driven through scripts/rabbitmq-cluster.sh: started in
 // beforeAll on free ports, stopped in afterAll (and, as a last resort, when the process exits).
 import { execFile, spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { alive, claim as claimFile, portFree, release as releaseFile } from '../support/claims.js';
 
 // Re-exported for the spec: global setup starts the shared peers (a single RabbitMQ node, the Proton
 // broker) for every spec file that imports support/peers itself, and this suite needs none of them.
@@ -11,7 +11,6 @@ export { brokersRequired, selfStartedPeer } from '../support/peers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SCRIPT = `${ROOT}scripts/rabbitmq-cluster.sh`;
-const CLAIMS = `${ROOT}.brokers/claims`;
 /** Bases tried in turn: nodes on BASE, BASE+2, BASE+4, distribution +20000, epmd BASE+10000. */
 const BASES = [5901, 5911, 5921, 5931, 5941, 5951];
 
@@ -37,55 +36,15 @@ function run(args: string[], timeout: number): Promise<ScriptResult> {
   });
 }
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)));
-  });
-}
 
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
-/** Claims a base for this process (an exclusively created file), taking over claims of dead processes. */
+/** Claims a base for this process (see test/support/claims.ts). */
 function claim(base: number): boolean {
-  mkdirSync(CLAIMS, { recursive: true });
-  const path = `${CLAIMS}/rabbitmq-cluster-${base}.pid`;
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(path, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return true;
-    } catch {
-      let holder = 0;
-      try {
-        holder = Number(readFileSync(path, 'utf8').trim());
-      } catch {
-        // unreadable: treated as unclaimed
-      }
-      if (holder === process.pid) return true;
-      if (holder > 0 && alive(holder)) return false;
-      rmSync(path, { force: true });
-    }
-  }
-  return false;
+  return claimFile(`rabbitmq-cluster-${base}`);
 }
 
 function release(base: number): void {
-  const path = `${CLAIMS}/rabbitmq-cluster-${base}.pid`;
-  try {
-    if (Number(readFileSync(path, 'utf8').trim()) === process.pid) rmSync(path);
-  } catch {
-    // already gone
-  }
+  releaseFile(`rabbitmq-cluster-${base}`);
 }
 
 /** True when a node of this base is left running by a test process that is gone (start stops it). */

@@ -11,11 +11,11 @@
  *   running; a node owned by another live test run is never reused.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
+import { alive, claim as claimFile, portFree, release as releaseFile } from './claims.js';
 import {
   brokersRequired,
   DEFAULT_PORTS,
@@ -64,22 +64,7 @@ function candidatePorts(name: RealPeer): number[] {
   return Array.from({ length: PORT_CANDIDATES }, (_, i) => DEFAULT_PORTS[name] + 2 * i);
 }
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)));
-  });
-}
 
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 /** The test run that started the peer in `dir`: none (started by hand), alive, or gone. */
 function ownerOf(dir: string): { pid: number; alive: boolean } | undefined {
@@ -91,46 +76,13 @@ function ownerOf(dir: string): { pid: number; alive: boolean } | undefined {
   }
 }
 
-const CLAIMS = `${ROOT}.brokers/claims`;
-
-function claimPath(name: RealPeer, port: number): string {
-  return `${CLAIMS}/${name}-${port}.pid`;
-}
-
-/**
- * Claims `port` for this run (an exclusively created file holding our PID), so that concurrent runs
- * never pick the same port. A claim whose process is gone is taken over.
- */
+/** Claims `port` for this run (see claims.ts), so that concurrent runs never pick the same port. */
 function claim(name: RealPeer, port: number): boolean {
-  mkdirSync(CLAIMS, { recursive: true });
-  const path = claimPath(name, port);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(path, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return true;
-    } catch {
-      let holder = 0;
-      try {
-        holder = Number(readFileSync(path, 'utf8').trim());
-      } catch {
-        // no claim file, or unreadable: treated as unclaimed
-      }
-      if (holder === process.pid) return true;
-      if (holder > 0 && alive(holder)) return false;
-      rmSync(path, { force: true }); // stale, or half-written: take it over
-    }
-  }
-  return false;
+  return claimFile(`${name}-${port}`);
 }
 
 function release(name: RealPeer, port: number): void {
-  try {
-    if (Number(readFileSync(claimPath(name, port), 'utf8').trim()) === process.pid) rmSync(claimPath(name, port));
-  } catch {
-    // the claim is already gone
-  }
+  releaseFile(`${name}-${port}`);
 }
 
 interface ScriptResult {

@@ -8,33 +8,11 @@
  * (`smalluint`, `str8`, …), which carry the same type.
  */
 
-/** The names of the AMQP primitive types. */
-export type AmqpTypeName =
-  | 'null'
-  | 'boolean'
-  | 'ubyte'
-  | 'ushort'
-  | 'uint'
-  | 'ulong'
-  | 'byte'
-  | 'short'
-  | 'int'
-  | 'long'
-  | 'float'
-  | 'double'
-  | 'decimal32'
-  | 'decimal64'
-  | 'decimal128'
-  | 'char'
-  | 'timestamp'
-  | 'uuid'
-  | 'binary'
-  | 'string'
-  | 'symbol'
-  | 'list'
-  | 'map'
-  | 'array'
-  | 'described';
+import type { AmqpTypeName } from '../../types/amqpTypes.js';
+import { FULL_WIDTH_CONSTRUCTOR } from '../../types/constructors.js';
+
+/** The names of the AMQP primitive types (the library's own list). */
+export type { AmqpTypeName };
 
 /** An AMQP value with its type. Timestamps are milliseconds since the Unix epoch. */
 export type AmqpValue =
@@ -402,32 +380,7 @@ function fixedBody(value: AmqpValue): Buffer {
   }
 }
 
-const WIDE_CODE: Partial<Record<AmqpTypeName, number>> = {
-  null: 0x40,
-  boolean: 0x56,
-  ubyte: 0x50,
-  ushort: 0x60,
-  uint: 0x70,
-  ulong: 0x80,
-  byte: 0x51,
-  short: 0x61,
-  int: 0x71,
-  long: 0x81,
-  float: 0x72,
-  double: 0x82,
-  decimal32: 0x74,
-  decimal64: 0x84,
-  decimal128: 0x94,
-  char: 0x73,
-  timestamp: 0x83,
-  uuid: 0x98,
-  binary: 0xb0,
-  string: 0xb1,
-  symbol: 0xb3,
-  list: 0xd0,
-  map: 0xd1,
-  array: 0xf0,
-};
+const WIDE_CODE: Partial<Record<AmqpTypeName, number>> = FULL_WIDTH_CONSTRUCTOR;
 
 function compound(items: Buffer[], count: number, small: number, large: number): Buffer {
   const body = Buffer.concat(items);
