@@ -14,6 +14,7 @@ import { type PayloadTap, tapPayloads } from './codec.js';
 import { DeliveryImpl, type DeliveryOwner } from './DeliveryImpl.js';
 import { DispositionWriter } from './dispositions.js';
 import { HeldList } from './heldList.js';
+import { plainRecord, remoteAttachFrame, remoteTerminus } from './remoteAttach.js';
 import { on } from './rheaEvents.js';
 import { receiveChannel } from '../tracing/channels.js';
 import { traceDelivery } from '../tracing/hooks.js';
@@ -30,17 +31,13 @@ export function supportsModified(product: string | undefined, version: string | 
 
 /** What the peer's attach frame says about a receiver link, for the `onAttach` option. */
 function remoteAttachOf(link: Receiver): RemoteAttach {
-  const attach = (link as unknown as { remote?: { attach?: { source?: { address?: unknown; filter?: unknown } | null; properties?: unknown } } }).remote?.attach;
-  // A refusing peer sends a null source, which rhea hands over as its typed null, not as null.
-  const raw = attach?.source ?? undefined;
-  const source = raw !== undefined && (raw as { value?: unknown }).value === null && (raw as { type?: unknown }).type !== undefined ? undefined : raw;
-  const record = (value: unknown): Record<string, unknown> =>
-    value !== null && typeof value === 'object' && !Array.isArray(value) ? { ...(value as Record<string, unknown>) } : {};
+  const attach = remoteAttachFrame(link);
+  const source = remoteTerminus(attach?.source);
   return {
     name: link.name,
     address: typeof source?.address === 'string' ? source.address : undefined,
-    filter: record(source?.filter),
-    properties: record(attach?.properties),
+    filter: plainRecord(source?.filter),
+    properties: plainRecord(attach?.properties),
     hasSource: source !== undefined,
   };
 }

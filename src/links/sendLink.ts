@@ -13,6 +13,7 @@ import { abandonUnanswered } from './abandon.js';
 import { batchWrites } from './batchWrites.js';
 import { isRabbitMq3, rabbitMq3Refusal } from './peerLimits.js';
 import { toRheaMessage } from './codec.js';
+import { plainRecord, remoteAttachFrame, remoteTerminus } from './remoteAttach.js';
 import { on } from './rheaEvents.js';
 import { sendChannel } from '../tracing/channels.js';
 import { type SendTrace, sendAbandoned, sendDropped, sendFailed, sendOutcome, startSend, withTraceHeaders } from '../tracing/hooks.js';
@@ -555,16 +556,13 @@ export class SendEngine<T> {
 
 /** What the peer's attach says about a sender link, for `onAttach`. */
 function remoteTargetAttachOf(sender: Sender): RemoteTargetAttach {
-  const attach = (sender as unknown as { remote?: { attach?: { target?: { address?: unknown; value?: unknown; type?: unknown } | null; properties?: unknown } } }).remote?.attach;
-  // A refusing peer sends a null target, which rhea hands over as its typed null, not as null.
-  const raw = attach?.target ?? undefined;
-  const target = raw !== undefined && raw.value === null && raw.type !== undefined ? undefined : raw;
-  const properties = attach?.properties;
+  const attach = remoteAttachFrame(sender);
+  const target = remoteTerminus(attach?.target);
   return {
     name: sender.name,
     address: typeof target?.address === 'string' ? target.address : undefined,
     maxMessageSize: maxMessageSizeOf(sender),
-    properties: properties !== null && typeof properties === 'object' && !Array.isArray(properties) ? { ...(properties as Record<string, unknown>) } : {},
+    properties: plainRecord(attach?.properties),
     hasTarget: target !== undefined,
   };
 }
@@ -581,6 +579,6 @@ function hasTo(input: unknown): boolean {
 
 /** The max-message-size the peer set in its attach for this sender link, when it set one (0 is none). */
 function maxMessageSizeOf(sender: Sender): number | undefined {
-  const size = (sender as unknown as { remote?: { attach?: { max_message_size?: unknown } } }).remote?.attach?.max_message_size;
+  const size = remoteAttachFrame(sender)?.max_message_size;
   return typeof size === 'number' && size > 0 && Number.isSafeInteger(size) ? size : undefined;
 }
