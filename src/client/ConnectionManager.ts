@@ -1,14 +1,13 @@
-import { createRequire } from 'node:module';
 import rhea from 'rhea';
 import type { Connection, ConnectionOptions, Container, EventContext } from 'rhea';
 import { BehaviorSubject, type Observable } from 'rxjs';
-import { REDACTED } from '../config/redact.js';
 import { AmqpError } from '../errors/AmqpError.js';
 import { ConnectionLostError, OperationTimeoutError } from '../errors/errors.js';
 import { translate } from '../errors/translate.js';
 import { log } from '../log.js';
 import { on } from '../links/rheaEvents.js';
 import { guardFrames } from './frameGuard.js';
+import { installRheaLoggers } from './rheaLoggers.js';
 import { connectChannel } from '../tracing/channels.js';
 import { traceConnect } from '../tracing/hooks.js';
 
@@ -161,7 +160,7 @@ export class ConnectionManager {
   #closing: Promise<void> | undefined;
 
   constructor(options: ConnectionManagerOptions) {
-    hideSaslSecretsInRheaLogs();
+    installRheaLoggers();
     this.#options = options;
     this.container = rhea.create_container(options.containerId === undefined ? {} : { id: options.containerId });
     // rhea re-emits unhandled link and connection errors here, and Node throws on an unheard
@@ -530,12 +529,6 @@ function saslMechanisms(allowed: readonly SaslMechanism[]): unknown {
   return mechanisms;
 }
 
-/** SASL performatives whose fields carry credentials: sasl-init (0x41), sasl-challenge (0x42), sasl-response (0x43). */
-const SASL_SECRET_FIELDS = ['initial_response', 'challenge', 'response'] as const;
-/** SASL frames that never carry credentials: sasl-mechanisms (0x40) and sasl-outcome (0x44). */
-const SASL_HARMLESS_FRAMES = new Set([0x40, 0x44]);
-let rheaLogsGuarded = false;
-
 /**
  * How long a connection must stay open before the reconnect backoff starts over from its first
  * delay. A connection lost sooner continues the backoff where the attempts that opened it left
@@ -543,84 +536,6 @@ let rheaLogsGuarded = false;
  * it is retried at growing intervals rather than at a steady `initialDelay`.
  */
 export const STABLE_AFTER_MS = 5_000;
-
-/**
- * rhea's `rhea:frames` and `rhea:raw` debug loggers dump every frame, and a SASL init carries the
- * PLAIN user name and password (as a byte list and as hex): with `DEBUG=rhea*` the password would
- * reach the log (C3). rhea looks its loggers up on its shared log module at each call, so they are
- * wrapped there once: the credential fields of SASL frames are replaced by `***`, for every rhea
- * connection in the process (the EmbeddedBroker's side too). Everything else is logged unchanged.
- */
-function hideSaslSecretsInRheaLogs(): void {
-  if (rheaLogsGuarded) return;
-  rheaLogsGuarded = true;
-  let loggers: Record<string, unknown>;
-  try {
-    loggers = createRequire(import.meta.url)('rhea/lib/log.js') as Record<string, unknown>;
-  } catch (error) {
-    log.connection('cannot guard rhea frame logs against SASL secrets: %s', error instanceof Error ? error.message : String(error));
-    return;
-  }
-  // rhea calls its loggers for every frame, enabled or not. While a namespace is off, rhea keeps its
-  // own logger (a no-op), so a frame costs nothing extra; while it is on, the guard takes its place.
-  // Namespaces change only through debug's enable() (the DEBUG variable, debug.enable/disable), so
-  // the choice is made again after each call of it.
-  const guards: Array<{ name: string; original: ((...args: unknown[]) => void) & { enabled?: boolean }; guarded: (...args: unknown[]) => void }> = [];
-  const guard = (name: string, hide: (arg: unknown) => unknown) => {
-    const original = loggers[name] as ((...args: unknown[]) => void) & { enabled?: boolean };
-    if (typeof original !== 'function') return;
-    const guarded = (...args: unknown[]) => original(...args.map(hide));
-    Object.defineProperty(guarded, 'enabled', { get: () => original.enabled, enumerable: true });
-    guards.push({ name, original, guarded });
-  };
-  const choose = () => {
-    for (const { name, original, guarded } of guards) loggers[name] = original.enabled === false ? original : guarded;
-  };
-  // Frame dumps (`%j` of the performative): hide the credential fields.
-  guard('frames', (arg) => {
-    if (typeof arg !== 'object' || arg === null || Buffer.isBuffer(arg)) return arg;
-    if (!SASL_SECRET_FIELDS.some((field) => field in arg)) return arg;
-    const json = typeof (arg as { toJSON?: unknown }).toJSON === 'function' ? (arg as { toJSON(): unknown }).toJSON() : arg;
-    const copy: Record<string, unknown> = { ...(json as Record<string, unknown>) };
-    for (const field of SASL_SECRET_FIELDS) if (copy[field] !== undefined && copy[field] !== null) copy[field] = REDACTED;
-    return copy;
-  });
-  // Raw bytes (`%h`, hex): hide every SASL frame but the mechanisms list and the outcome.
-  guard('raw', (arg) => {
-    if (!Buffer.isBuffer(arg) || !isSaslFrameWithSecrets(arg)) return arg;
-    const hidden = `(SASL frame of ${arg.length} bytes, ${REDACTED})`;
-    return { toString: () => hidden };
-  });
-  choose();
-  // The debug module rhea's loggers come from (one copy, or rhea's own): re-choose after enable().
-  const debugModule = requireFromRhea('debug') as { enable?: (namespaces: string) => void } | undefined;
-  const enable = debugModule?.enable;
-  if (debugModule !== undefined && typeof enable === 'function') {
-    debugModule.enable = function enableAndGuard(this: unknown, namespaces: string): void {
-      enable.call(this, namespaces);
-      choose();
-    };
-  }
-}
-
-/** Loads a module as rhea's own code would resolve it; undefined when it cannot. */
-function requireFromRhea(id: string): unknown {
-  try {
-    const require = createRequire(import.meta.url);
-    return createRequire(require.resolve('rhea/lib/log.js'))(id);
-  } catch {
-    return undefined;
-  }
-}
-
-/** A SASL frame (type 1) other than sasl-mechanisms and sasl-outcome, or one that cannot be read. */
-function isSaslFrameWithSecrets(frame: Buffer): boolean {
-  if (frame.length < 8 || frame[5] !== 0x01) return false;
-  const body = (frame[4] ?? 2) * 4;
-  if (frame[body] !== 0x00) return true;
-  const code = frame[body + 1] === 0x53 ? frame[body + 2] : frame[body + 1] === 0x80 && frame.length >= body + 10 ? frame.readUInt32BE(body + 6) : undefined;
-  return code === undefined || !SASL_HARMLESS_FRAMES.has(code);
-}
 
 /**
  * Destroys the connection's socket and stops rhea's timers for it. rhea learns of a socket's end

@@ -776,7 +776,7 @@ forEachPeer(
 
 describe("C3: rhea's frame logs switched on and off at run time", () => {
   const PASSWORD = 'Run-t1me:secret/C3';
-  const rheaLog = createRequire(import.meta.url)('rhea/lib/log.js') as Record<string, { namespace?: string }>;
+  const rheaLog = createRequire(import.meta.url)('rhea/lib/log.js') as Record<string, ((...args: unknown[]) => void) & { namespace?: string }>;
   let savedNamespaces = '';
   let savedLog: typeof createDebug.log;
   beforeAll(() => {
@@ -789,31 +789,69 @@ describe("C3: rhea's frame logs switched on and off at run time", () => {
     if (savedNamespaces) createDebug.enable(savedNamespaces);
   });
 
-  it("while off rhea keeps its own loggers (nothing per frame); debug.enable puts the guard in; debug.disable takes it out", async () => {
+  it("while off rhea's loggers do nothing (no argument list per frame); debug.enable puts the guard in; debug.disable takes it out", async () => {
     const broker = await EmbeddedBroker.start({ users: { alice: PASSWORD } });
     try {
       await createClient('amqp://127.0.0.1:9').close({ timeout: 0 }); // a client: the hooks are installed
-      expect(rheaLog.frames?.namespace).toBe('rhea:frames'); // rhea's own debug instance
-      expect(rheaLog.raw?.namespace).toBe('rhea:raw');
+      const quiet = { frames: rheaLog.frames, raw: rheaLog.raw, events: rheaLog.events };
+      for (const logger of Object.values(quiet)) {
+        expect(logger?.namespace).toBeUndefined(); // not rhea's debug instance
+        expect((logger as unknown as { enabled?: boolean }).enabled).toBeFalsy();
+      }
 
       const captured: string[] = [];
       createDebug.log = (...args: unknown[]) => void captured.push(format(...args));
       createDebug.enable('rhea:frames,rhea:raw');
-      expect(rheaLog.frames?.namespace).toBeUndefined(); // the guard
-      expect(rheaLog.raw?.namespace).toBeUndefined();
+      expect(rheaLog.frames).not.toBe(quiet.frames); // the guard
+      expect(rheaLog.frames?.namespace).toBeUndefined();
+      expect(rheaLog.raw).not.toBe(quiet.raw);
+      expect(rheaLog.events).toBe(quiet.events); // still off
       const c = createClient({ url: broker.url, username: 'alice', password: PASSWORD, reconnect: false });
       await lastValueFrom(of('x').pipe(c.send('c3-runtime')));
       await c.close();
       const log = captured.join('\n');
       expect(log).toMatch(/rhea:frames .*sasl_init/);
+      expect(log).not.toMatch(/rhea:events/);
       for (const form of [PASSWORD, Buffer.from(PASSWORD).toString('hex'), [...Buffer.from(PASSWORD)].join(',')]) expect(log).not.toContain(form);
 
+      createDebug.enable('rhea:events');
+      expect(rheaLog.events?.namespace).toBe('rhea:events'); // on, and nothing to hide: rhea's own
       createDebug.disable();
-      expect(rheaLog.frames?.namespace).toBe('rhea:frames');
-      expect(rheaLog.raw?.namespace).toBe('rhea:raw');
+      expect(rheaLog.frames).toBe(quiet.frames);
+      expect(rheaLog.raw).toBe(quiet.raw);
+      expect(rheaLog.events).toBe(quiet.events);
+
+      // debug's switch on an instance reaches rhea's slot too, both ways.
+      (rheaLog.events as unknown as { enabled: boolean }).enabled = true;
+      expect(rheaLog.events?.namespace).toBe('rhea:events');
+      captured.length = 0;
+      rheaLog.events?.('switched on');
+      (rheaLog.events as unknown as { enabled: boolean }).enabled = false;
+      rheaLog.events?.('switched off');
+      expect(captured.join('\n')).toMatch(/switched on/);
+      expect(captured.join('\n')).not.toMatch(/switched off/);
     } finally {
       await broker.stop();
     }
+  });
+
+  it('in a process that never set DEBUG (debug reports `enabled` as undefined there), the loggers are off too', () => {
+    // debug leaves `enabled` undefined until a namespace list is set: checked in a fresh process.
+    const env = { ...process.env };
+    delete env.DEBUG;
+    const code = [
+      "import { createRequire } from 'node:module';",
+      "import { createClient } from 'rhea-rx';",
+      "const log = createRequire(import.meta.url)('rhea/lib/log.js');",
+      'const before = Object.fromEntries(Object.keys(log).map((k) => [k, log[k]]));',
+      "await createClient('amqp://127.0.0.1:9').close({ timeout: 0 });",
+      'console.log(JSON.stringify(Object.keys(log).map((k) => [k, before[k].enabled === undefined, log[k] !== before[k], log[k].namespace === undefined])));',
+    ].join('\n');
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
+    expect(run.stderr).toBe('');
+    const rows = JSON.parse(run.stdout) as Array<[string, boolean, boolean, boolean]>;
+    expect(rows.map(([name]) => name)).toEqual(expect.arrayContaining(['frames', 'raw', 'events', 'flow', 'io', 'message']));
+    for (const [name, undefinedBefore, replaced, notDebug] of rows) expect({ name, undefinedBefore, replaced, notDebug }).toEqual({ name, undefinedBefore: true, replaced: true, notDebug: true });
   });
 });
 
