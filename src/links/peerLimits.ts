@@ -39,30 +39,33 @@ export function isRabbitMq3(product: string | undefined, version: string | undef
  * annotations); a message with a plain body and no typed values costs a few type checks.
  */
 export function rabbitMq3Refusal(input: unknown): string | undefined {
-  let body: unknown = input;
-  let properties: Record<string, unknown> | undefined;
-  let annotations: Record<string, unknown> | undefined;
-  if (isOutgoingMessage(input)) {
-    body = input.body;
-    properties = input.applicationProperties;
-    annotations = input.messageAnnotations;
-  }
+  if (!isOutgoingMessage(input)) return bodyRefusal(input);
+  return (
+    recordRefusal(input.applicationProperties, 'application property') ??
+    recordRefusal(input.messageAnnotations, 'message annotation') ??
+    bodyRefusal(input.body)
+  );
+}
+
+function bodyRefusal(body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null) return undefined; // a string, a number: nothing to look into
   if (Array.isArray(body) && body.length >= 2) {
     return `a body that is a list of ${body.length} values (RabbitMQ 3.x reads it as the fields of the amqp-value section)`;
   }
-  for (const [name, record] of [
-    ['application property', properties],
-    ['message annotation', annotations],
-  ] as const) {
-    if (record === undefined) continue;
-    for (const [key, value] of Object.entries(record)) {
-      if (value instanceof AmqpDescribed) return `a described value as the ${name} '${key}'`;
-      const array = unsupportedArray(value, 0);
-      if (array !== undefined) return `${array} in the ${name} '${key}'${ARRAYS_TAKEN}`;
-    }
-  }
   const array = unsupportedArray(body, 0);
   return array === undefined ? undefined : `${array} in the body${ARRAYS_TAKEN}`;
+}
+
+function recordRefusal(record: Record<string, unknown> | undefined, name: string): string | undefined {
+  if (record === undefined) return undefined;
+  for (const key in record) {
+    if (!Object.hasOwn(record, key)) continue;
+    const value = record[key];
+    if (value instanceof AmqpDescribed) return `a described value as the ${name} '${key}'`;
+    const array = unsupportedArray(value, 0);
+    if (array !== undefined) return `${array} in the ${name} '${key}'${ARRAYS_TAKEN}`;
+  }
+  return undefined;
 }
 
 /** The first array of an element type RabbitMQ 3.x cannot parse, anywhere in `value`. */

@@ -38,6 +38,16 @@ interface Entry<T> {
 let nextLinkId = 1;
 
 /**
+ * How much one event-loop turn hands to rhea at most: this many messages, or this many bytes of
+ * encoded payload. The rest follows in the next turn, after pending I/O. The transfers of a turn
+ * leave in one write (see batchWrites.ts); smaller writes let the peer start on the first while
+ * the next are encoded, and the dispositions that come back meanwhile are read between them, so
+ * the window refills steadily instead of in bursts that leave each side waiting for the other.
+ */
+export const TURN_MESSAGES = 128;
+export const TURN_BYTES = 256 * 1024;
+
+/**
  * One sender link and the messages on their way through it (S1, S2).
  *
  * Input goes into a bounded buffer; messages leave it only while the link has credit and fewer
@@ -73,6 +83,11 @@ export class SendEngine<T> {
   #relinkAttempt = 0;
   /** Runs out when the peer has not answered the current attach in time. */
   #attachTimer: NodeJS.Timeout | undefined;
+  /** Messages and payload bytes handed to rhea in this event-loop turn (see TURN_MESSAGES). */
+  #turnMessages = 0;
+  #turnBytes = 0;
+  /** Ends the turn: set while a turn has handed something. */
+  #turnEnd: NodeJS.Immediate | undefined;
 
   /**
    * @param address - The target address; `null` for the peer's anonymous relay (a link with no
@@ -178,6 +193,8 @@ export class SendEngine<T> {
     if (sendChannel.hasSubscribers) sendAbandoned([this.#inFlight.values(), this.#buffer]); // traces still open end here
     clearTimeout(this.#relinkTimer);
     clearTimeout(this.#attachTimer);
+    clearImmediate(this.#turnEnd);
+    this.#turnEnd = undefined;
     this.#onRoom = undefined;
     for (const remove of [...this.#linkRemovers, ...this.#removers]) remove();
     this.#linkRemovers.length = 0;
@@ -356,8 +373,31 @@ export class SendEngine<T> {
 
   #canSend(): boolean {
     const sender = this.#sender!;
-    return this.#inFlight.size < this.#options.maxInFlight && this.#available(sender) > 0 && sender.sendable();
+    return (
+      this.#turnMessages < TURN_MESSAGES &&
+      this.#turnBytes < TURN_BYTES &&
+      this.#inFlight.size < this.#options.maxInFlight &&
+      this.#available(sender) > 0 &&
+      sender.sendable()
+    );
   }
+
+  /** Counts a transfer against this turn's share; the first of a turn schedules its end. */
+  #handedOne(delivery: RheaDelivery): void {
+    this.#handed++;
+    this.#turnMessages++;
+    this.#turnBytes += payloadBytes(delivery);
+    if (this.#turnEnd === undefined) this.#turnEnd = setImmediate(this.#endTurn);
+  }
+
+  /** A new turn: what the last one could not send goes now. */
+  readonly #endTurn = (): void => {
+    this.#turnEnd = undefined;
+    const full = this.#turnMessages >= TURN_MESSAGES || this.#turnBytes >= TURN_BYTES;
+    this.#turnMessages = 0;
+    this.#turnBytes = 0;
+    if (full) this.#pump();
+  };
 
   #pump(): void {
     const sender = this.#sender;
@@ -386,8 +426,9 @@ export class SendEngine<T> {
         }
       }
       if (limit === undefined) {
-        this.#handed++;
-        this.#inFlight.set(sender.send(entry.encoded), entry);
+        const delivery = sender.send(entry.encoded);
+        this.#inFlight.set(delivery, entry);
+        this.#handedOne(delivery);
         continue;
       }
       // The peer set a max-message-size on the link: measure the message, and refuse one that is
@@ -399,8 +440,9 @@ export class SendEngine<T> {
         if (this.#ended || this.#sender !== sender) return;
         continue;
       }
-      this.#handed++;
-      this.#inFlight.set(sender.send(payload, undefined, 0), entry);
+      const delivery = sender.send(payload, undefined, 0);
+      this.#inFlight.set(delivery, entry);
+      this.#handedOne(delivery);
     }
     if (this.#handed !== handedBefore) batchWrites(sender);
     if (this.#head > 1024 && this.#head * 2 > this.#buffer.length) {
@@ -565,6 +607,15 @@ function remoteTargetAttachOf(sender: Sender): RemoteTargetAttach {
     properties: plainRecord(attach?.properties),
     hasTarget: target !== undefined,
   };
+}
+
+/** The bytes of a transfer handed to rhea: its encoded message, in one or more frames' worth. */
+function payloadBytes(delivery: RheaDelivery): number {
+  const data = (delivery as unknown as { data?: Buffer[] }).data;
+  if (data === undefined) return 0;
+  let bytes = 0;
+  for (const fragment of data) bytes += fragment.length;
+  return bytes;
 }
 
 /** What a link to the anonymous relay is called in messages and logs. */

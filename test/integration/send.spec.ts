@@ -1,4 +1,5 @@
-import { firstValueFrom, from, lastValueFrom, range, Subject, toArray } from 'rxjs';
+import { createRequire } from 'node:module';
+import { firstValueFrom, from, lastValueFrom, map, range, Subject, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
   BufferOverflowError,
@@ -8,6 +9,7 @@ import {
   type RemoteTargetAttach,
   SendFailedError,
 } from 'rhea-rx';
+import { TURN_BYTES, TURN_MESSAGES } from '../../src/links/sendLink.js';
 import { sleep, useBroker, waitFor } from '../support/embedded.js';
 
 describe('client.send against EmbeddedBroker', () => {
@@ -87,6 +89,52 @@ describe('client.send against EmbeddedBroker', () => {
     expect(broker.stats('q').maxOutstandingUnsettled).toBeLessThanOrEqual(3);
     expect(outcomes.map((o) => o.message)).toEqual([...Array(40).keys()]);
     sub.unsubscribe();
+  });
+
+  it('hands rhea at most TURN_MESSAGES transfers, or TURN_BYTES of payload, per event-loop turn; the rest follow in the next turns', async () => {
+    await env.start({ senderCreditWindow: 5000 });
+    const client = env.client();
+    // Which turn each transfer was handed to rhea in: a turn ends at each check phase (setImmediate).
+    const { Sender } = createRequire(import.meta.url)('rhea/lib/link.js') as { Sender: { prototype: { send(...args: unknown[]): unknown } } };
+    const send = Sender.prototype.send;
+    let turn = 0;
+    let counting = true;
+    const nextTurn = () => {
+      turn++;
+      if (counting) setImmediate(nextTurn);
+    };
+    const perTurn = new Map<number, { messages: number; bytes: number }>();
+    Sender.prototype.send = function (this: unknown, ...args: unknown[]) {
+      const delivery = send.apply(this, args) as { data: Buffer[] };
+      const t = perTurn.get(turn) ?? { messages: 0, bytes: 0 };
+      t.messages++;
+      t.bytes += delivery.data.reduce((n, b) => n + b.length, 0);
+      perTurn.set(turn, t);
+      return delivery;
+    };
+    setImmediate(nextTurn);
+    try {
+      const small = await lastValueFrom(range(0, 3000).pipe(client.send<number>('turns', { maxInFlight: 2048 }), toArray()));
+      expect(small.every((o) => o.state === 'accepted')).toBe(true);
+      const smallTurns = [...perTurn.values()];
+      perTurn.clear();
+      const body = 'x'.repeat(64 * 1024);
+      const large = await lastValueFrom(range(0, 40).pipe(map(() => body), client.send<string>('turns', { maxInFlight: 2048 }), toArray()));
+      expect(large.every((o) => o.state === 'accepted')).toBe(true);
+      const largeTurns = [...perTurn.values()];
+
+      // A turn's count can take in one more turn's worth when the two check phases interleave.
+      expect(smallTurns.reduce((n, t) => n + t.messages, 0)).toBe(3000);
+      expect(Math.max(...smallTurns.map((t) => t.messages))).toBeLessThanOrEqual(2 * TURN_MESSAGES);
+      expect(smallTurns.length).toBeGreaterThanOrEqual(3000 / (2 * TURN_MESSAGES));
+      const perLargeTurn = Math.ceil(TURN_BYTES / (64 * 1024));
+      expect(largeTurns.reduce((n, t) => n + t.messages, 0)).toBe(40);
+      expect(Math.max(...largeTurns.map((t) => t.messages))).toBeLessThanOrEqual(2 * perLargeTurn);
+      expect(largeTurns.length).toBeGreaterThanOrEqual(40 / (2 * perLargeTurn));
+    } finally {
+      counting = false;
+      Sender.prototype.send = send;
+    }
   });
 
   it('S2: sends nothing without credit, and a push source that outruns the buffer fails listing every unsent message', async () => {
