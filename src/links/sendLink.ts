@@ -43,9 +43,11 @@ let nextLinkId = 1;
  * leave in one write (see batchWrites.ts); smaller writes let the peer start on the first while
  * the next are encoded, and the dispositions that come back meanwhile are read between them, so
  * the window refills steadily instead of in bursts that leave each side waiting for the other.
+ * The byte limit only bounds a turn of large messages: a lower one (256 KiB, four 64 KiB
+ * messages) cost more in system calls than the overlap gained (bench/README.md, Profiling).
  */
 export const TURN_MESSAGES = 128;
-export const TURN_BYTES = 256 * 1024;
+export const TURN_BYTES = 4 * 1024 * 1024;
 
 /**
  * One sender link and the messages on their way through it (S1, S2).

@@ -118,8 +118,8 @@ describe('client.send against EmbeddedBroker', () => {
       expect(small.every((o) => o.state === 'accepted')).toBe(true);
       const smallTurns = [...perTurn.values()];
       perTurn.clear();
-      const body = 'x'.repeat(64 * 1024);
-      const large = await lastValueFrom(range(0, 40).pipe(map(() => body), client.send<string>('turns', { maxInFlight: 2048 }), toArray()));
+      const body = 'x'.repeat(128 * 1024);
+      const large = await lastValueFrom(range(0, 160).pipe(map(() => body), client.send<string>('turns', { maxInFlight: 2048 }), toArray()));
       expect(large.every((o) => o.state === 'accepted')).toBe(true);
       const largeTurns = [...perTurn.values()];
 
@@ -127,10 +127,11 @@ describe('client.send against EmbeddedBroker', () => {
       expect(smallTurns.reduce((n, t) => n + t.messages, 0)).toBe(3000);
       expect(Math.max(...smallTurns.map((t) => t.messages))).toBeLessThanOrEqual(2 * TURN_MESSAGES);
       expect(smallTurns.length).toBeGreaterThanOrEqual(3000 / (2 * TURN_MESSAGES));
-      const perLargeTurn = Math.ceil(TURN_BYTES / (64 * 1024));
-      expect(largeTurns.reduce((n, t) => n + t.messages, 0)).toBe(40);
+      const perLargeTurn = Math.ceil(TURN_BYTES / (128 * 1024));
+      expect(perLargeTurn).toBeLessThan(TURN_MESSAGES / 2); // so that the byte limit is what this part checks
+      expect(largeTurns.reduce((n, t) => n + t.messages, 0)).toBe(160);
       expect(Math.max(...largeTurns.map((t) => t.messages))).toBeLessThanOrEqual(2 * perLargeTurn);
-      expect(largeTurns.length).toBeGreaterThanOrEqual(40 / (2 * perLargeTurn));
+      expect(largeTurns.length).toBeGreaterThanOrEqual(160 / (2 * perLargeTurn));
     } finally {
       counting = false;
       Sender.prototype.send = send;
