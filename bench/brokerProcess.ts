@@ -3,7 +3,10 @@
 // Messages in:  { fill: address, count, size }  → { filled: address }
 //               { stop: true }                  → exits once the broker has stopped
 // Message out at start: { url }
-import { EmbeddedBroker } from 'rhea-rx/testing';
+// With `--latency MS`, a FaultProxy in this process holds every chunk MS ms each way, and `url` is
+// the proxy's (fills still go straight to the broker).
+import { parseArgs } from 'node:util';
+import { EmbeddedBroker, FaultProxy } from 'rhea-rx/testing';
 
 interface Fill {
   fill: string;
@@ -11,11 +14,16 @@ interface Fill {
   size: number;
 }
 
+const { values: args } = parseArgs({ options: { latency: { type: 'string', default: '0' } } });
+const latency = Number(args.latency);
 const broker = await EmbeddedBroker.start();
-process.send?.({ url: broker.url });
+const proxy = latency > 0 ? await FaultProxy.start({ target: broker.url, latency }) : undefined;
+process.send?.({ url: proxy?.url ?? broker.url });
 process.on('message', (command: Fill | { stop: true }) => {
   if ('stop' in command) {
-    void broker.stop().then(() => process.exit(0));
+    void Promise.resolve(proxy?.stop())
+      .then(() => broker.stop())
+      .then(() => process.exit(0));
     return;
   }
   // One body string shared by every message: the broker's memory stays small for big backlogs.

@@ -32,7 +32,8 @@ const HELP = `Usage: npm run bench -- [options]
   --sizes A,B             body sizes in bytes                           (default 100,65536)
   --credit N              receive credit / prefetch                     (default 1000)
   --window N              concurrent sends of the windowed rhea-promise sender (default 100)
-  --sections LIST         throughput,latency,memory,hol                 (default all)
+  --sections LIST         throughput,rtt,latency,memory,hol             (default all)
+  --rtt-latency MS        rtt section: ms the FaultProxy holds each chunk, each way (default 1)
   --peers LIST            embedded-own,embedded-local,rabbitmq          (default all available)
   --rabbitmq              require RabbitMQ: fail when it is not installed and RABBITMQ_URL is unset
   --no-rabbitmq           leave RabbitMQ out
@@ -56,7 +57,8 @@ const { values: args } = parseArgs({
     sizes: { type: 'string', default: '100,65536' },
     credit: { type: 'string', default: '1000' },
     window: { type: 'string', default: '100' },
-    sections: { type: 'string', default: 'throughput,latency,memory,hol' },
+    sections: { type: 'string', default: 'throughput,rtt,latency,memory,hol' },
+    'rtt-latency': { type: 'string', default: '1' },
     peers: { type: 'string', default: 'embedded-own,embedded-local,rabbitmq' },
     rabbitmq: { type: 'boolean', default: false },
     'no-rabbitmq': { type: 'boolean', default: false },
@@ -88,6 +90,7 @@ const ROUNDS = positive(args.rounds, quick ? 2 : 5, 'rounds');
 const CREDIT = positive(args.credit, 1000, 'credit');
 const WINDOW = positive(args.window, 100, 'window');
 const SIZES = args.sizes.split(',').map((s) => positive(s, 0, 'sizes'));
+const RTT_LATENCY = positive(args['rtt-latency'], 1, 'rtt-latency');
 const SECTIONS = new Set(args.sections.split(','));
 const PEERS = new Set(args.peers.split(','));
 const LARGE = 1024; // bodies above this count as large
@@ -129,7 +132,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 function peerOrder(id: PeerId): number {
-  return ['embedded-own', 'embedded-local', 'rabbitmq'].indexOf(id);
+  return ['embedded-own', 'embedded-local', 'rabbitmq', 'embedded-rtt'].indexOf(id);
 }
 
 async function startPeers(): Promise<void> {
@@ -154,18 +157,22 @@ function find(rows: ThroughputRow[], peer: PeerId, size: number, direction: Dire
   return rows.find((r) => r.peer === peer && r.size === size && r.direction === direction && r.client === client);
 }
 
-function throughputTable(rows: ThroughputRow[]): string {
+/** The throughput table; with `versus`, a last column with each client's rate over that client's. */
+function throughputTable(rows: ThroughputRow[], versus?: ClientId): string {
+  const extra = versus === undefined ? '' : ` vs ${CLIENT_LABELS[versus]} |`;
   const lines = [
-    '| peer | body | case | client | msg/s (median) | spread | vs raw rhea | CPU µs/msg | CPU vs raw rhea |',
-    '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |',
+    `| peer | body | case | client | msg/s (median) | spread | vs raw rhea | CPU µs/msg | CPU vs raw rhea |${extra}`,
+    `| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |${versus === undefined ? '' : ' ---: |'}`,
   ];
   for (const r of rows) {
     const raw = find(rows, r.peer, r.size, r.direction, 'rhea');
     const ratio = raw ? r.median / raw.median : Number.NaN;
     const cpuRatio = raw ? r.cpuMedian / raw.cpuMedian : Number.NaN;
+    const base = versus === undefined ? undefined : find(rows, r.peer, r.size, r.direction, versus);
+    const versusCell = versus === undefined ? '' : ` ${base ? fmtFixed(r.median / base.median, 1) : '–'} |`;
     const count = r.messages === messagesFor(r.size) ? '' : ` (${fmtInt(r.messages)} msgs)`;
     lines.push(
-      `| ${r.peerLabel} | ${sizeLabel(r.size)} | ${r.direction === 'receive' ? 'receive and accept' : 'send with outcomes'} | ${CLIENT_LABELS[r.client]}${count} | ${fmtInt(r.median)} | ${fmtPct(r.spread)} | ${fmtFixed(ratio, 2)} | ${fmtFixed(r.cpuMedian, 1)} | ${fmtFixed(cpuRatio, 2)} |`,
+      `| ${r.peerLabel} | ${sizeLabel(r.size)} | ${r.direction === 'receive' ? 'receive and accept' : 'send with outcomes'} | ${CLIENT_LABELS[r.client]}${count} | ${fmtInt(r.median)} | ${fmtPct(r.spread)} | ${fmtFixed(ratio, 2)} | ${fmtFixed(r.cpuMedian, 1)} | ${fmtFixed(cpuRatio, 2)} |${versusCell}`,
     );
   }
   return lines.join('\n');
@@ -383,6 +390,39 @@ async function main(): Promise<void> {
       write();
       writeFileSync(fileURLToPath(new URL('./throughput.svg', import.meta.url)), throughputSvg(rows, subtitle));
       report.push('## Throughput and CPU per message', '', throughputTable(rows), '', '## Goals', '', goalTable(results.goals as Goal[]));
+    }
+
+    if (SECTIONS.has('rtt')) {
+      // The send cases again, 100-byte bodies, with a round trip like a network's between the
+      // clients and the broker: what awaiting each outcome costs once a round trip is not ~0.1 ms.
+      const size = Math.min(...SIZES);
+      log(`\n[round trip] ${fmtInt(messagesFor(size))} × ${sizeLabel(size)} through a FaultProxy holding each chunk ${RTT_LATENCY} ms each way (${elapsed()})`);
+      const peer = await embeddedOwnProcess({ latency: RTT_LATENCY });
+      peers.push(peer);
+      const rows = await throughput(peer, {
+        sizes: [size],
+        messages: messagesFor,
+        awaitedMessages: () => Math.max(1, Math.floor(messagesFor(size) / (AWAITED_DIVISOR * 10))),
+        rounds: ROUNDS,
+        credit: CREDIT,
+        window: WINDOW,
+        proton: false,
+        directions: ['send'],
+        log,
+      });
+      peers.splice(peers.indexOf(peer), 1);
+      await peer.stop();
+      results.roundTrip = { latencyEachWayMs: RTT_LATENCY, rows };
+      write();
+      const awaited = rows.find((r) => r.client === 'rhea-promise-awaited');
+      report.push(
+        '',
+        `## Sending over a round trip: a FaultProxy holding each chunk ${RTT_LATENCY} ms each way (${sizeLabel(size)} bodies)`,
+        '',
+        awaited ? `One awaited send took ${fmtFixed(1000 / awaited.median, 2)} ms at the median: the round trip the proxy makes.` : '',
+        '',
+        throughputTable(rows, 'rhea-promise-awaited'),
+      );
     }
 
     if (SECTIONS.has('latency')) {

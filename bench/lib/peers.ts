@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { EmbeddedBroker } from 'rhea-rx/testing';
 import { drainWithRhea, fillWithRhea, peerProduct, rheaClose, rheaConnect } from './rheaUtil.js';
 
-export type PeerId = 'embedded-own' | 'embedded-local' | 'rabbitmq';
+export type PeerId = 'embedded-own' | 'embedded-local' | 'rabbitmq' | 'embedded-rtt';
 
 export interface Peer {
   readonly id: PeerId;
@@ -60,9 +60,14 @@ export async function embeddedLocal(): Promise<Peer> {
   return peer;
 }
 
-/** Starts bench/brokerProcess.ts: an EmbeddedBroker in a child process, filled over IPC. */
-export async function embeddedOwnProcess(): Promise<Peer> {
-  const child: ChildProcess = fork(fileURLToPath(new URL('../brokerProcess.ts', import.meta.url)), [], {
+/**
+ * Starts bench/brokerProcess.ts: an EmbeddedBroker in a child process, filled over IPC. With
+ * `latency` (ms), the clients reach it through a FaultProxy in that process that holds every chunk
+ * that long each way: a network's round trip on loopback.
+ */
+export async function embeddedOwnProcess(options: { latency?: number } = {}): Promise<Peer> {
+  const latency = options.latency ?? 0;
+  const child: ChildProcess = fork(fileURLToPath(new URL('../brokerProcess.ts', import.meta.url)), latency > 0 ? ['--latency', String(latency)] : [], {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -71,8 +76,8 @@ export async function embeddedOwnProcess(): Promise<Peer> {
     child.once('exit', (code) => reject(new Error(`the broker process exited with ${code}`)));
   });
   const peer: Peer = {
-    id: 'embedded-own',
-    label: 'EmbeddedBroker, own process',
+    id: latency > 0 ? 'embedded-rtt' : 'embedded-own',
+    label: latency > 0 ? `EmbeddedBroker, own process, ${latency} ms each way` : 'EmbeddedBroker, own process',
     url,
     protonUrl: url,
     product: '',

@@ -38,6 +38,8 @@ export interface ThroughputConfig {
   credit: number;
   window: number;
   proton: boolean;
+  /** Which cases to run (default both). */
+  directions?: Direction[];
   log: (line: string) => void;
 }
 
@@ -71,7 +73,7 @@ interface ClientCase {
 let seq = 0;
 
 export async function throughput(peer: Peer, config: ThroughputConfig): Promise<ThroughputRow[]> {
-  const cases: ClientCase[] = [
+  const all: ClientCase[] = [
     { id: 'rhea-rx', direction: 'receive', run: rheaRxReceive },
     { id: 'rhea', direction: 'receive', run: rawReceive },
     ...(config.proton ? [{ id: 'proton', direction: 'receive', run: protonReceive } as const] : []),
@@ -81,6 +83,7 @@ export async function throughput(peer: Peer, config: ThroughputConfig): Promise<
     { id: 'rhea-promise-window', direction: 'send', run: promiseWindow },
     { id: 'rhea-promise-awaited', direction: 'send', run: promiseAwaited, awaited: true },
   ];
+  const cases = all.filter((c) => config.directions === undefined || config.directions.includes(c.direction));
   const rows: ThroughputRow[] = [];
   for (const size of config.sizes) {
     const body = 'x'.repeat(size);
