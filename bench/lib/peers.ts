@@ -14,6 +14,8 @@ export interface Peer {
   label: string;
   /** For the Node clients. */
   readonly url: string;
+  /** The broker's own process, when it is not this one and its CPU time can be read. */
+  pid?: number;
   /** For Qpid Proton (which wants explicit credentials where the broker needs them). */
   readonly protonUrl: string;
   /** Product and version from the peer's open frame. */
@@ -77,6 +79,7 @@ export async function embeddedOwnProcess(options: { latency?: number } = {}): Pr
   });
   const peer: Peer = {
     id: latency > 0 ? 'embedded-rtt' : 'embedded-own',
+    ...(child.pid === undefined ? {} : { pid: child.pid }),
     label: latency > 0 ? `EmbeddedBroker, own process, ${latency} ms each way` : 'EmbeddedBroker, own process',
     url,
     protonUrl: url,
@@ -165,5 +168,10 @@ export async function rabbitmq(options: { url?: string; port: number; log: (line
     throw error;
   }
   peer.label = peer.product.startsWith('RabbitMQ') ? peer.product : 'RabbitMQ';
+  if (options.url === undefined) {
+    // The node's Erlang VM, whose CPU the throughput table reports (a broker given by URL may be anywhere).
+    const pid = Number((await run(script, ['pid', String(options.port)]).catch(() => ({ stdout: '' }))).stdout.trim());
+    if (Number.isInteger(pid) && pid > 0) peer.pid = pid;
+  }
   return peer;
 }

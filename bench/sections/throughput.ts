@@ -13,6 +13,7 @@ import {
   type RunSpec,
 } from '../lib/clients.js';
 import { gc } from '../lib/gc.js';
+import { processCpuMs } from '../lib/procCpu.js';
 import type { Peer, PeerId } from '../lib/peers.js';
 import { median, range, relativeSpread } from '../lib/stats.js';
 
@@ -54,6 +55,9 @@ export interface ThroughputRow {
   rates: number[];
   /** µs of process CPU per message, each round. */
   cpuUsPerMsg: number[];
+  /** The broker process's CPU over each run, in % of one core (NaN when it cannot be read). */
+  peerCpuPct: number[];
+  peerCpuMedian: number;
   median: number;
   min: number;
   max: number;
@@ -98,6 +102,8 @@ export async function throughput(peer: Peer, config: ThroughputConfig): Promise<
         messages: c.awaited ? config.awaitedMessages(size) : config.messages(size),
         rates: [],
         cpuUsPerMsg: [],
+        peerCpuPct: [],
+        peerCpuMedian: Number.NaN,
         median: Number.NaN,
         min: Number.NaN,
         max: Number.NaN,
@@ -125,12 +131,17 @@ export async function throughput(peer: Peer, config: ThroughputConfig): Promise<
         try {
           if (c.direction === 'receive') await peer.fill(address, row.messages, size);
           gc();
+          const peerBefore = processCpuMs(peer.pid);
           const r = await c.run(spec);
+          const peerAfter = processCpuMs(peer.pid);
           row.rates.push((row.messages / r.ms) * 1000);
           row.cpuUsPerMsg.push(r.cpuUs / row.messages);
+          // The run's wall time includes connecting, as for the client; the broker's busy share of it.
+          row.peerCpuPct.push(peerBefore === undefined || peerAfter === undefined ? Number.NaN : ((peerAfter - peerBefore) / r.ms) * 100);
         } catch (error) {
           row.rates.push(Number.NaN);
           row.cpuUsPerMsg.push(Number.NaN);
+          row.peerCpuPct.push(Number.NaN);
           row.errors.push(String(error));
           config.log(`  ! ${peer.label} ${size} B ${c.direction} ${c.id}: ${String(error)}`);
         }
@@ -145,6 +156,8 @@ export async function throughput(peer: Peer, config: ThroughputConfig): Promise<
       ({ min: row.min, max: row.max } = range(ok));
       row.spread = relativeSpread(ok);
       row.cpuMedian = median(cpu);
+      const peerCpu = row.peerCpuPct.filter(Number.isFinite);
+      row.peerCpuMedian = peerCpu.length === 0 ? Number.NaN : median(peerCpu);
     }
   }
   return rows;
