@@ -161,8 +161,8 @@ function find(rows: ThroughputRow[], peer: PeerId, size: number, direction: Dire
 function throughputTable(rows: ThroughputRow[], versus?: ClientId): string {
   const extra = versus === undefined ? '' : ` vs ${CLIENT_LABELS[versus]} |`;
   const lines = [
-    `| peer | body | case | client | msg/s (median) | spread | vs raw rhea | CPU µs/msg | CPU vs raw rhea | broker CPU |${extra}`,
-    `| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |${versus === undefined ? '' : ' ---: |'}`,
+    `| peer | body | case | client | msg/s (median) | spread | vs raw rhea | CPU µs/msg | CPU vs raw rhea | main thread µs/msg | broker CPU |${extra}`,
+    `| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${versus === undefined ? '' : ' ---: |'}`,
   ];
   for (const r of rows) {
     const raw = find(rows, r.peer, r.size, r.direction, 'rhea');
@@ -172,7 +172,7 @@ function throughputTable(rows: ThroughputRow[], versus?: ClientId): string {
     const versusCell = versus === undefined ? '' : ` ${base ? fmtFixed(r.median / base.median, 1) : '–'} |`;
     const count = r.messages === messagesFor(r.size) ? '' : ` (${fmtInt(r.messages)} msgs)`;
     lines.push(
-      `| ${r.peerLabel} | ${sizeLabel(r.size)} | ${r.direction === 'receive' ? 'receive and accept' : 'send with outcomes'} | ${CLIENT_LABELS[r.client]}${count} | ${fmtInt(r.median)} | ${fmtPct(r.spread)} | ${fmtFixed(ratio, 2)} | ${fmtFixed(r.cpuMedian, 1)} | ${fmtFixed(cpuRatio, 2)} | ${Number.isFinite(r.peerCpuMedian) ? `${Math.round(r.peerCpuMedian)} %` : '–'} |${versusCell}`,
+      `| ${r.peerLabel} | ${sizeLabel(r.size)} | ${r.direction === 'receive' ? 'receive and accept' : 'send with outcomes'} | ${CLIENT_LABELS[r.client]}${count} | ${fmtInt(r.median)} | ${fmtPct(r.spread)} | ${fmtFixed(ratio, 2)} | ${fmtFixed(r.cpuMedian, 1)} | ${fmtFixed(cpuRatio, 2)} | ${Number.isFinite(r.mainMedian) ? fmtFixed(r.mainMedian, 1) : '–'} | ${Number.isFinite(r.peerCpuMedian) ? `${Math.round(r.peerCpuMedian)} %` : '–'} |${versusCell}`,
     );
   }
   return lines.join('\n');

@@ -1,8 +1,8 @@
-// rhea-rx installs process-wide hooks in rhea when its first client is made (today: guards on rhea's
-// frame loggers that hide SASL secrets, in place while the `rhea:frames` / `rhea:raw` namespaces are
-// on). A raw rhea or rhea-promise client measured in the same process as rhea-rx must not pay for a
-// hook, so the baseline clients run with rhea's own property descriptors restored, as in a process
-// without rhea-rx, and rhea-rx runs with its own put back. With logging off nothing differs.
+// rhea-rx takes over rhea's debug loggers when its first client is made (src/client/rheaLoggers.ts:
+// a no-op while a namespace is off, a guard that hides SASL secrets while `rhea:frames` or
+// `rhea:raw` is on). A raw rhea or rhea-promise client measured in the same process as rhea-rx must
+// run as it would without rhea-rx, neither paying for a hook nor gaining from one, so the baseline
+// clients run with rhea's own loggers restored, and rhea-rx runs with its own put back.
 import { createRequire } from 'node:module';
 import { createClient } from 'rhea-rx';
 

@@ -13,7 +13,7 @@ import {
   type RunSpec,
 } from '../lib/clients.js';
 import { gc } from '../lib/gc.js';
-import { processCpuMs } from '../lib/procCpu.js';
+import { mainThreadCpuMs, processCpuMs } from '../lib/procCpu.js';
 import type { Peer, PeerId } from '../lib/peers.js';
 import { median, range, relativeSpread } from '../lib/stats.js';
 
@@ -55,6 +55,9 @@ export interface ThroughputRow {
   rates: number[];
   /** µs of process CPU per message, each round. */
   cpuUsPerMsg: number[];
+  /** µs of the main thread's CPU per message, each round (NaN for a client in another process). */
+  mainUsPerMsg: number[];
+  mainMedian: number;
   /** The broker process's CPU over each run, in % of one core (NaN when it cannot be read). */
   peerCpuPct: number[];
   peerCpuMedian: number;
@@ -102,6 +105,8 @@ export async function throughput(peer: Peer, config: ThroughputConfig): Promise<
         messages: c.awaited ? config.awaitedMessages(size) : config.messages(size),
         rates: [],
         cpuUsPerMsg: [],
+        mainUsPerMsg: [],
+        mainMedian: Number.NaN,
         peerCpuPct: [],
         peerCpuMedian: Number.NaN,
         median: Number.NaN,
@@ -116,7 +121,8 @@ export async function throughput(peer: Peer, config: ThroughputConfig): Promise<
     }
     for (let round = 0; round < config.rounds; round++) {
       const t0 = Date.now();
-      for (const c of cases) {
+      // Each round starts one client later (A B C, B C A, C A B …): no client always follows the same one.
+      for (const c of cases.map((_, i) => cases[(i + round) % cases.length]!)) {
         const row = table.get(c)!;
         const address = peer.queue(`bench-${c.direction}-${c.id}-${process.pid}-${seq++}`);
         const spec: RunSpec = {
@@ -132,15 +138,20 @@ export async function throughput(peer: Peer, config: ThroughputConfig): Promise<
           if (c.direction === 'receive') await peer.fill(address, row.messages, size);
           gc();
           const peerBefore = processCpuMs(peer.pid);
+          const mainBefore = mainThreadCpuMs();
           const r = await c.run(spec);
+          const mainAfter = mainThreadCpuMs();
           const peerAfter = processCpuMs(peer.pid);
           row.rates.push((row.messages / r.ms) * 1000);
           row.cpuUsPerMsg.push(r.cpuUs / row.messages);
+          const inProcess = c.id !== 'proton' && mainBefore !== undefined && mainAfter !== undefined;
+          row.mainUsPerMsg.push(inProcess ? ((mainAfter - mainBefore) * 1000) / row.messages : Number.NaN);
           // The run's wall time includes connecting, as for the client; the broker's busy share of it.
           row.peerCpuPct.push(peerBefore === undefined || peerAfter === undefined ? Number.NaN : ((peerAfter - peerBefore) / r.ms) * 100);
         } catch (error) {
           row.rates.push(Number.NaN);
           row.cpuUsPerMsg.push(Number.NaN);
+          row.mainUsPerMsg.push(Number.NaN);
           row.peerCpuPct.push(Number.NaN);
           row.errors.push(String(error));
           config.log(`  ! ${peer.label} ${size} B ${c.direction} ${c.id}: ${String(error)}`);
@@ -156,6 +167,8 @@ export async function throughput(peer: Peer, config: ThroughputConfig): Promise<
       ({ min: row.min, max: row.max } = range(ok));
       row.spread = relativeSpread(ok);
       row.cpuMedian = median(cpu);
+      const main = row.mainUsPerMsg.filter(Number.isFinite);
+      row.mainMedian = main.length === 0 ? Number.NaN : median(main);
       const peerCpu = row.peerCpuPct.filter(Number.isFinite);
       row.peerCpuMedian = peerCpu.length === 0 ? Number.NaN : median(peerCpu);
     }
